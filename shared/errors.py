@@ -1,0 +1,44 @@
+"""Typed errors. Services subclass them (``TicketNotWaiting(Conflict)``); the HTTP layer maps each to
+its status and a clear message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HallnetError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class BadRequest(HallnetError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(HallnetError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(HallnetError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(HallnetError):
+    status, code = 404, "not_found"
+
+
+class Conflict(HallnetError):
+    status, code = 409, "conflict"
+
+
+class Unprocessable(HallnetError):
+    status, code = 422, "unprocessable"
+
+
+class TooManyRequests(HallnetError):
+    status, code = 429, "too_many_requests"

@@ -1,0 +1,75 @@
+"""Events of the matters service (事项/办件)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from shared.events.base import EventData
+
+
+class CaseAccepted(EventData):
+    TYPE = "matters.case.accepted"
+    case_id: uuid.UUID
+    matter_id: str
+    kind: Literal["instant", "promised"]
+    window_no: int | None
+    staff_id: str
+    ticket_id: uuid.UUID | None = None
+    time_limit_days: int
+    due_at: datetime | None
+
+
+class CaseMaterialsMissing(EventData):
+    TYPE = "matters.case.materials_missing"
+    case_id: uuid.UUID
+    matter_id: str
+    missing: list[str]
+
+
+class CaseStepCompleted(EventData):
+    TYPE = "matters.case.step_completed"
+    case_id: uuid.UUID
+    step: str
+    department: str
+    staff_id: str
+
+
+class CaseSuspended(EventData):
+    TYPE = "matters.case.suspended"
+    case_id: uuid.UUID
+    reason_code: str
+
+
+class CaseResumed(EventData):
+    TYPE = "matters.case.resumed"
+    case_id: uuid.UUID
+    reason_code: str
+
+
+class CaseWarned(EventData):
+    TYPE = "matters.case.warned"
+    case_id: uuid.UUID
+    level: Literal["yellow", "red"]
+    due_at: datetime
+
+
+class CaseCompleted(EventData):
+    TYPE = "matters.case.completed"
+    case_id: uuid.UUID
+    result: Literal["approved", "rejected"]
+    working_days_used: int
+    overdue: bool
+
+
+class CaseReadyForPickup(EventData):
+    TYPE = "matters.case.ready_for_pickup"
+    case_id: uuid.UUID
+    matter_id: str
+    pickup_by: date | datetime | None
+
+
+class CasePickedUp(EventData):
+    TYPE = "matters.case.picked_up"
+    case_id: uuid.UUID

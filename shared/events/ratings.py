@@ -1,0 +1,63 @@
+"""Events of the ratings service (好差评)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from shared.events.base import EventData
+
+
+class RatingSubmitted(EventData):
+    TYPE = "ratings.rating.submitted"
+    rating_id: uuid.UUID
+    subject: Literal["ticket", "case"]
+    subject_id: uuid.UUID
+    window_no: int | None
+    staff_id: str | None
+    matter_id: str | None
+    scale: str
+    level: int
+    indicators: dict[str, int] = {}
+    channel: str
+    chain_seq: int
+    chain_hash: str
+
+
+class RatingDefaulted(EventData):
+    TYPE = "ratings.rating.defaulted"
+    rating_id: uuid.UUID
+    subject_id: uuid.UUID
+    level: int
+
+
+class _ComplaintEvent(EventData):
+    complaint_id: uuid.UUID
+    rating_id: uuid.UUID
+    due_at: datetime | None = None
+    outcome: str | None = None
+
+
+class ComplaintOpened(_ComplaintEvent):
+    TYPE = "ratings.complaint.opened"
+
+
+class ComplaintVerified(_ComplaintEvent):
+    TYPE = "ratings.complaint.verified"
+
+
+class ComplaintRectified(_ComplaintEvent):
+    TYPE = "ratings.complaint.rectified"
+
+
+class ComplaintExplained(_ComplaintEvent):
+    TYPE = "ratings.complaint.explained"
+
+
+class ComplaintAppealed(_ComplaintEvent):
+    TYPE = "ratings.complaint.appealed"
+
+
+class ComplaintClosed(_ComplaintEvent):
+    TYPE = "ratings.complaint.closed"

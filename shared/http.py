@@ -1,0 +1,107 @@
+"""FastAPI conventions of every service: prefix ``/<service>``, JSON errors with a message, one log
+line and one server span per request, bearer clerk tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from shared.auth import ClerkClaims, InvalidToken, verify_token
+from shared.errors import HallnetError, Unauthorized
+from shared.logging import get_logger
+from shared.tracing import extract_context, tracer
+
+log = get_logger("http")
+_tracer = tracer("hallnet.http")
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 422: "unprocessable", 429: "too_many_requests"}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def error_body(status: int, code: str, message: str, **detail: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if detail:
+        body["detail"] = detail
+    return body
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HallnetError)
+    async def _hallnet(_: Request, exc: HallnetError) -> JSONResponse:
+        return JSONResponse(error_body(exc.status, exc.code, exc.message, **exc.detail), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        parts = [f"{_field(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in errors[:5]]
+        fields = [
+            {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors[:20]
+        ]
+        return JSONResponse(
+            error_body(422, "invalid_input", "输入有误 / invalid input: " + "; ".join(parts), fields=fields),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return JSONResponse(error_body(exc.status_code, code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+
+def install_request_middleware(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        ctx = extract_context(request.headers)
+        route = request.url.path
+        with _tracer.start_as_current_span(f"{request.method} {route}", context=ctx, kind=SpanKind.SERVER) as span:
+            try:
+                response = await call_next(request)
+            except Exception:
+                log.exception("http_unhandled", method=request.method, path=route)
+                response = JSONResponse(error_body(500, "internal", "服务器内部错误 / internal error"),
+                                        status_code=500)
+            span.set_attribute("http.status_code", response.status_code)
+        if not route.endswith("/health") and not route.endswith("/stream"):
+            log.info("http_request", method=request.method, path=route, status=response.status_code,
+                     ms=round((time.perf_counter() - started) * 1000, 2))
+        return response
+
+
+def create_app(service: str, title: str, version: str, lifespan: Any = None) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        openapi_url=f"/{service}/openapi.json",
+        docs_url=f"/{service}/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    install_request_middleware(app, service)
+    return app
+
+
+def bearer_claims(request: Request, secret: str, site: str) -> ClerkClaims:
+    """The clerk claims of ``Authorization: Bearer <token>`` (401 when absent or invalid)."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        raise Unauthorized("需要窗口登录令牌 / a clerk token is required (Authorization: Bearer …)")
+    try:
+        return verify_token(secret, auth[7:].strip(), site=site)
+    except InvalidToken as exc:
+        raise Unauthorized(f"令牌无效 / invalid token: {exc}") from exc

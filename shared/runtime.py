@@ -1,0 +1,125 @@
+"""The one place a service opens its connections: pool, migrations, bus, streams, outbox relay,
+heartbeat and supervised background tasks. Opened in the app's lifespan, closed on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import nats.errors
+
+from shared.bus import Bus
+from shared.db import create_pool, ensure_database, migrate
+from shared.events.base import make_event
+from shared.events.site import SiteHeartbeat
+from shared.logging import get_logger
+from shared.outbox import OutboxRelay
+from shared.settings import Settings
+
+log = get_logger("runtime")
+
+
+class Runtime:
+    def __init__(self, settings: Settings, migrations: list[str]) -> None:
+        self.settings = settings
+        self.migrations = ["shared.migrations", *migrations]
+        self.pool: asyncpg.Pool | None = None
+        self.bus = Bus(settings.nats_url, name=f"{settings.site}-{settings.service}",
+                       js_domain=settings.js_domain)
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def db(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise RuntimeError("runtime not started")
+        return self.pool
+
+    async def start(self) -> None:
+        s = self.settings
+        await ensure_database(s.database_url)
+        self.pool = await create_pool(s.database_url, min_size=2, max_size=20)
+        applied = await migrate(self.pool, *self.migrations)
+        if applied:
+            log.info("migrations_applied", migrations=applied)
+        delay = 0.2
+        while True:
+            try:
+                await self.bus.connect()
+                break
+            except (nats.errors.Error, OSError, TimeoutError) as exc:
+                log.warning("nats_connect_failed", url=s.nats_url, error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        await self.bus.ensure_site_streams(s.site)
+        self.relay = OutboxRelay(self.pool, self.bus)
+        self.spawn("outbox_relay", self.relay.run)
+        self.spawn("heartbeat", self._heartbeat)
+        log.info("service_started", http=f"http://{s.http_host}:{s.http_port}")
+
+    def spawn(self, name: str, fn: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``fn`` in the background; restart it (after a pause) if it fails."""
+
+        async def supervised() -> None:
+            while True:
+                try:
+                    await fn()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("task_crashed", task=name)
+                    await asyncio.sleep(1.0)
+
+        self._tasks.append(asyncio.create_task(supervised(), name=name))
+
+    async def _heartbeat(self) -> None:
+        s = self.settings
+        while True:
+            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+                ok = await self.db_ok()
+                env = make_event(s.site, SiteHeartbeat(services={s.service: "ok" if ok else "degraded"},
+                                                       version=s.version))
+                await self.bus.publish(env)
+            await asyncio.sleep(s.heartbeat_interval_s)
+
+    async def db_ok(self) -> bool:
+        try:
+            await self.db.fetchval("SELECT 1")
+            return True
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, RuntimeError):
+            return False
+
+    async def health(self) -> dict[str, Any]:
+        s = self.settings
+        db = await self.db_ok()
+        nats_ok = self.bus.nc is not None and self.bus.nc.is_connected
+        pending = None
+        if db:
+            pending = await self.db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        return {
+            "status": "ok" if db and nats_ok else "degraded",
+            "site": s.site, "service": s.service, "version": s.version,
+            "checks": {"database": db, "nats": nats_ok, "outbox_pending": pending},
+        }
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.relay is not None:
+            await self.relay.close()
+            # a last flush so that a clean stop leaves nothing behind in the outbox
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.relay.publish_pending(), 3.0)
+        await self.bus.close()
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+        log.info("service_stopped")

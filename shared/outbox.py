@@ -57,10 +57,13 @@ class OutboxRelay:
         self._listen_conn: asyncpg.Connection | None = None
         self.published = 0
 
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
     async def _listen(self) -> None:
         try:
             self._listen_conn = await self.pool.acquire()
-            await self._listen_conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            await self._listen_conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
         except (OSError, asyncpg.PostgresError) as exc:  # polling still works without it
             log.warning("outbox_listen_failed", error=str(exc))
 
@@ -122,6 +125,8 @@ class OutboxRelay:
 
     async def close(self) -> None:
         if self._listen_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._listen_conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
             with contextlib.suppress(Exception):
                 await self.pool.release(self._listen_conn)
             self._listen_conn = None

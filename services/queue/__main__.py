@@ -1,0 +1,3 @@
+from services.queue.main import main
+
+main()

@@ -1,0 +1,58 @@
+"""Bootstrap of the queue service: the only place that opens connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.queue.api import index_router, router
+from services.queue.app import QueueApp
+from services.queue.board import BoardHub, snapshot_loop
+from services.queue.seed import apply_site_config, load_site_file
+from shared.http import create_app
+from shared.logging import configure_logging, get_logger
+from shared.runtime import Runtime
+from shared.settings import Settings
+from shared.tracing import configure_tracing
+
+log = get_logger("queue")
+
+
+def build_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, ["services.queue.migrations"])
+        await runtime.start()
+        if settings.seed_file:
+            async with runtime.db.acquire() as conn:
+                await apply_site_config(conn, load_site_file(settings.seed_file))
+            log.info("site_config_loaded", file=settings.seed_file)
+        queue = QueueApp(runtime.db, settings)
+        hub = BoardHub(queue)
+        app.state.runtime, app.state.queue, app.state.board_hub = runtime, queue, hub
+        runtime.spawn("board_hub", hub.run)
+        runtime.spawn("snapshot", lambda: snapshot_loop(queue, settings.snapshot_interval_s))
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = create_app("queue", "hallnet queue service (排队叫号)", settings.version, lifespan=lifespan)
+    app.include_router(router)
+    app.include_router(index_router)
+    return app
+
+
+def main() -> None:
+    settings = Settings(service="queue")
+    configure_logging(settings.site, "queue", settings.log_format, settings.log_level)
+    configure_tracing(settings.site, "queue", settings.otel_endpoint)
+    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""SQL of the queue service, one class. Every method runs on the connection it is given, so the use
+case decides the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.queue.domain import Candidate, OfficeHours, Policy, Priority
+
+BOARD_CHANNEL = "hallnet_queue_board"
+WAITING = "('waiting', 'transferred')"
+
+# The head of every calling group, each locked with SKIP LOCKED so that windows calling at the same
+# instant never see the same ticket. Within a group the calling order is sort_ts order (domain.py),
+# so the best ticket of the window is among these heads.
+_HEADS_SQL = f"""
+SELECT h.id, h.queue_id, h.seq, h.sort_ts, h.priority, h.appointment_at, h.target_window_no
+FROM unnest($1::uuid[]) AS q(id)
+CROSS JOIN (VALUES ('normal'), ('green'), ('appt_due'), ('appt_later')) AS g(name)
+CROSS JOIN LATERAL (
+    SELECT t.* FROM tickets t
+    WHERE t.queue_id = q.id AND t.status IN {WAITING} AND t.target_window_no IS NULL
+      AND t.priority = CASE g.name WHEN 'normal' THEN 'normal' WHEN 'green' THEN 'green' ELSE 'appointment' END
+      AND (g.name IN ('normal', 'green') OR coalesce(t.appointment_at <= $3, false) = (g.name = 'appt_due'))
+    ORDER BY t.sort_ts, t.seq LIMIT 1 FOR UPDATE SKIP LOCKED
+) AS h
+UNION ALL
+SELECT w.id, w.queue_id, w.seq, w.sort_ts, w.priority, w.appointment_at, w.target_window_no
+FROM (SELECT t.* FROM tickets t WHERE t.target_window_no = $2 AND t.status IN {WAITING}
+      ORDER BY t.sort_ts, t.seq LIMIT 1 FOR UPDATE SKIP LOCKED) AS w
+"""
+
+TICKET_COLUMNS = """t.id, t.number, t.seq, t.queue_id, t.matter_id, t.priority, t.channel, t.status, t.issued_at,
+    t.sort_ts, t.appointment_at, t.target_window_no, t.window_no, t.staff_id, t.call_no, t.first_called_at,
+    t.called_at, t.started_at, t.finished_at, t.service_day"""
+
+
+class QueueStore:
+    # --- configuration ------------------------------------------------------------------------
+    async def load_policy(self, conn: asyncpg.Connection) -> Policy:
+        raw = await conn.fetchval("SELECT value FROM site_config WHERE key = 'policy'")
+        return Policy(**raw) if raw else Policy()
+
+    async def load_office_hours(self, conn: asyncpg.Connection) -> OfficeHours:
+        from services.queue.seed import office_hours_from_json
+
+        raw = await conn.fetchval("SELECT value FROM site_config WHERE key = 'office_hours'")
+        return office_hours_from_json(raw) if raw else OfficeHours()
+
+    async def queues(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            f"""SELECT q.id, q.prefix, q.name, q.hall, q.default_service_s,
+                   (SELECT count(*) FROM tickets t WHERE t.queue_id = q.id AND t.status IN {WAITING}) AS waiting,
+                   (SELECT min(t.issued_at) FROM tickets t
+                     WHERE t.queue_id = q.id AND t.status IN {WAITING}) AS oldest_issued_at,
+                   (SELECT count(*) FROM windows w WHERE w.state = 'open' AND q.id = ANY(w.queue_ids))
+                     AS windows_open
+                FROM queues q WHERE q.active ORDER BY q.prefix"""
+        )
+
+    async def queue(self, conn: asyncpg.Connection, queue_id: uuid.UUID) -> asyncpg.Record | None:
+        return await conn.fetchrow("SELECT * FROM queues WHERE id = $1 AND active", queue_id)
+
+    async def route(self, conn: asyncpg.Connection, matter_id: str) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            "SELECT matter_id, name, queue_id, service_s FROM matter_routes WHERE matter_id = $1 AND enabled",
+            matter_id,
+        )
+
+    async def matters(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            """SELECT m.matter_id, m.name, m.queue_id, q.prefix, q.name AS queue_name FROM matter_routes m
+               JOIN queues q ON q.id = m.queue_id WHERE m.enabled ORDER BY m.matter_id"""
+        )
+
+    # --- tickets ------------------------------------------------------------------------------
+    async def next_seq(self, conn: asyncpg.Connection, queue_id: uuid.UUID, day: date) -> int:
+        """Atomic per (queue, day): concurrent issuing never repeats a number."""
+        return int(await conn.fetchval(
+            """INSERT INTO ticket_counters (queue_id, service_day, last_seq) VALUES ($1, $2, 1)
+               ON CONFLICT (queue_id, service_day) DO UPDATE SET last_seq = ticket_counters.last_seq + 1
+               RETURNING last_seq""",
+            queue_id, day,
+        ))
+
+    async def insert_ticket(self, conn: asyncpg.Connection, t: dict[str, Any]) -> asyncpg.Record:
+        return await conn.fetchrow(
+            """INSERT INTO tickets (id, service_day, queue_id, seq, number, matter_id, priority, channel, status,
+                                    issued_at, sort_ts, appointment_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $9, $9, $10) RETURNING *""",
+            t["id"], t["service_day"], t["queue_id"], t["seq"], t["number"], t["matter_id"], t["priority"],
+            t["channel"], t["issued_at"], t["appointment_at"],
+        )
+
+    async def ticket(self, conn: asyncpg.Connection, ticket_id: uuid.UUID, *, lock: bool = False
+                     ) -> asyncpg.Record | None:
+        sql = f"SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1" + (" FOR UPDATE" if lock else "")
+        return await conn.fetchrow(sql, ticket_id)
+
+    async def ahead(self, conn: asyncpg.Connection, t: asyncpg.Record, now: datetime, policy: Policy) -> int:
+        """Waiting tickets of the same line that a window serving it first would call before ``t``."""
+        bonus = """CASE WHEN x.priority = 'green' THEN $3
+                        WHEN x.priority = 'appointment' AND x.appointment_at <= $5 THEN $4 ELSE 0 END"""
+        due_limit = now + timedelta(seconds=policy.appointment_early_s)
+        if t["target_window_no"] is not None:
+            where = "x.target_window_no = $6"
+            key = t["target_window_no"]
+        else:
+            where = "x.queue_id = $6 AND x.target_window_no IS NULL"
+            key = t["queue_id"]
+        return int(await conn.fetchval(
+            f"""WITH me AS (SELECT $1::timestamptz AS eff, $2::uuid AS id)
+                SELECT count(*) FROM tickets x, me
+                WHERE {where} AND x.status IN {WAITING} AND x.id <> me.id
+                  AND x.sort_ts - make_interval(secs => {bonus}) < me.eff""",
+            self._effective(t, now, policy), t["id"], policy.green_bonus_s, policy.appointment_bonus_s,
+            due_limit, key,
+        ))
+
+    @staticmethod
+    def _effective(t: asyncpg.Record, now: datetime, policy: Policy) -> datetime:
+        from services.queue.domain import priority_bonus_s
+
+        c = candidate(t)
+        return c.sort_ts - timedelta(seconds=priority_bonus_s(c, now, policy))
+
+    async def windows_open_for(self, conn: asyncpg.Connection, queue_id: uuid.UUID) -> int:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM windows WHERE state = 'open' AND $1 = ANY(queue_ids)", queue_id
+        ))
+
+    async def recent_service_s(self, conn: asyncpg.Connection, queue_id: uuid.UUID, limit: int = 20
+                               ) -> list[float]:
+        rows = await conn.fetch(
+            """SELECT extract(epoch FROM finished_at - coalesce(started_at, called_at))::float8 AS s
+               FROM tickets WHERE queue_id = $1 AND status = 'done' AND finished_at > now() - interval '1 day'
+               ORDER BY finished_at DESC LIMIT $2""",
+            queue_id, limit,
+        )
+        return [r["s"] for r in rows if r["s"] is not None and r["s"] >= 0]
+
+    async def call_heads(self, conn: asyncpg.Connection, queue_ids: list[uuid.UUID], window_no: int,
+                         now: datetime, policy: Policy) -> list[Candidate]:
+        due_limit = now + timedelta(seconds=policy.appointment_early_s)
+        rows = await conn.fetch(_HEADS_SQL, queue_ids, window_no, due_limit)
+        return [candidate(r) for r in rows]
+
+    async def waiting_sort_ts(self, conn: asyncpg.Connection, queue_id: uuid.UUID, limit: int) -> list[datetime]:
+        return [r["sort_ts"] for r in await conn.fetch(
+            f"""SELECT sort_ts FROM tickets WHERE queue_id = $1 AND status IN {WAITING} AND target_window_no IS NULL
+                ORDER BY sort_ts, seq LIMIT $2""", queue_id, limit)]
+
+    async def update_ticket(self, conn: asyncpg.Connection, ticket_id: uuid.UUID, **fields: Any) -> asyncpg.Record:
+        cols = list(fields)
+        sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
+        row = await conn.fetchrow(
+            f"UPDATE tickets t SET {sets} WHERE t.id = $1 RETURNING {TICKET_COLUMNS}", ticket_id,
+            *[fields[c] for c in cols],
+        )
+        assert row is not None
+        return row
+
+    async def current_at_window(self, conn: asyncpg.Connection, window_no: int) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            f"""SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.window_no = $1 AND t.status IN ('called', 'serving')
+                ORDER BY t.called_at DESC LIMIT 1""", window_no)
+
+    # --- windows and staff --------------------------------------------------------------------
+    async def window(self, conn: asyncpg.Connection, no: int, *, lock: bool = False) -> asyncpg.Record | None:
+        return await conn.fetchrow("SELECT * FROM windows WHERE no = $1" + (" FOR UPDATE" if lock else ""), no)
+
+    async def windows(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            """SELECT w.*, s.name AS staff_name,
+                      (SELECT array_agg(q.prefix ORDER BY array_position(w.queue_ids, q.id)) FROM queues q
+                        WHERE q.id = ANY(w.queue_ids)) AS prefixes
+               FROM windows w LEFT JOIN staff s ON s.id = w.staff_id ORDER BY w.no"""
+        )
+
+    async def staff(self, conn: asyncpg.Connection, staff_id: str) -> asyncpg.Record | None:
+        return await conn.fetchrow("SELECT * FROM staff WHERE id = $1 AND active", staff_id)
+
+    async def role(self, conn: asyncpg.Connection, window_no: int, staff_id: str) -> str | None:
+        return await conn.fetchval(
+            "SELECT role FROM window_roles WHERE window_no = $1 AND staff_id = $2", window_no, staff_id
+        )
+
+    async def set_window(self, conn: asyncpg.Connection, no: int, *, state: str, staff_id: str | None,
+                         session_id: uuid.UUID | None, reason: str | None, now: datetime) -> asyncpg.Record:
+        row = await conn.fetchrow(
+            """UPDATE windows SET state = $2, staff_id = $3, session_id = $4, reason = $5, state_since = $6
+               WHERE no = $1 RETURNING *""", no, state, staff_id, session_id, reason, now)
+        assert row is not None
+        return row
+
+    # --- board and snapshot -------------------------------------------------------------------
+    async def notify_board(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(f"NOTIFY {BOARD_CHANNEL}")
+
+    async def recent_calls(self, conn: asyncpg.Connection, day: date, limit: int = 10) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            f"""SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.service_day = $1 AND t.called_at IS NOT NULL
+                ORDER BY t.called_at DESC LIMIT $2""", day, limit)
+
+    async def today_counts(self, conn: asyncpg.Connection, day: date) -> dict[str, int]:
+        rows = await conn.fetch(
+            "SELECT status, count(*) AS n FROM tickets WHERE service_day = $1 GROUP BY status", day
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
+
+def candidate(r: asyncpg.Record) -> Candidate:
+    return Candidate(
+        id=r["id"], queue_id=r["queue_id"], seq=r["seq"], sort_ts=r["sort_ts"],
+        priority=Priority(r["priority"]), appointment_at=r["appointment_at"],
+        target_window_no=r["target_window_no"],
+    )

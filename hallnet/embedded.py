@@ -15,6 +15,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Any:
+    """A ``preexec_fn`` that makes the child receive ``sig`` when its parent dies (Linux), so a killed
+    test run or ``hallnet up`` leaves no orphaned server behind. Runs after the uid switch."""
+
+    def _set() -> None:
+        if sys.platform == "linux":
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
+
+    return _set
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -82,7 +96,8 @@ class NatsServer:
 
     def start(self, timeout_s: float = 20.0) -> NatsServer:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=die_with_parent())  # noqa: PLW1509  (no threads started yet matter here)
         wait_for_port(self.port, timeout_s=timeout_s, proc=self.proc)
         return self
 
@@ -181,7 +196,7 @@ class EmbeddedPostgres:
         self._chown(self.log_file)
         log = open(self.log_file, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, user=self._user,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=die_with_parent(signal.SIGINT))  # noqa: PLW1509
         wait_for_port(self.port, timeout_s=timeout_s, proc=self.proc)
         self._wait_ready(timeout_s)
         return self

@@ -107,8 +107,11 @@ class OutboxRelay:
                 if n >= self.batch:
                     continue
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
+                # just as the event fires, and the relay would never stop
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                    async with asyncio.timeout(self.poll_s):
+                        await self._wake.wait()
             except asyncio.CancelledError:
                 raise
             except (
@@ -119,6 +122,9 @@ class OutboxRelay:
                 nats.js.errors.Error,
                 TimeoutError,
             ) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from exc  # nats-py turns a cancel into TooManyStalledMsgs
                 log.warning("outbox_publish_failed", error=repr(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

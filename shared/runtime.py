@@ -22,6 +22,24 @@ from shared.settings import Settings
 log = get_logger("runtime")
 
 
+async def cancel_all(tasks: list[asyncio.Task[None]], timeout_s: float = 5.0) -> None:
+    """Cancel tasks and wait for them. A library may swallow one cancellation (asyncpg, nats-py and
+    3.11's wait_for each can), so cancel again until every task has ended or the time is up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    pending = {t for t in tasks if not t.done()}
+    while pending and loop.time() < deadline:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    for t in pending:
+        log.error("task_would_not_stop", task=t.get_name())
+    for t in tasks:
+        if t.done() and not t.cancelled():
+            with contextlib.suppress(BaseException):
+                t.result()
+
+
 class Runtime:
     def __init__(self, settings: Settings, migrations: list[str]) -> None:
         self.settings = settings
@@ -71,6 +89,9 @@ class Runtime:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise asyncio.CancelledError from None
                     log.exception("task_crashed", task=name)
                     await asyncio.sleep(1.0)
 
@@ -107,11 +128,7 @@ class Runtime:
         }
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_all(self._tasks)
         self._tasks.clear()
         if self.relay is not None:
             await self.relay.close()

@@ -59,7 +59,8 @@ def start_servers() -> Iterator[Servers]:
                 pg = stack.enter_context(PostgresContainer("postgres:16-alpine", driver=None))
                 pg_url = pg.get_connection_url()
             if nats_url is None:
-                nc = stack.enter_context(DockerContainer("nats:2.10-alpine").with_command("-js").with_exposed_ports(4222))
+                container = DockerContainer("nats:2.10-alpine").with_command("-js").with_exposed_ports(4222)
+                nc = stack.enter_context(container)
                 nats_url = f"nats://{nc.get_container_host_ip()}:{nc.get_exposed_port(4222)}"
         if pg_url is None:
             kind = "embedded"

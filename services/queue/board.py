@@ -164,7 +164,8 @@ class BoardHub:
             yield f"event: board\ndata: {first}\n\n"
             while True:
                 try:
-                    event, text = await asyncio.wait_for(q.get(), keepalive_s)
+                    async with asyncio.timeout(keepalive_s):
+                        event, text = await q.get()
                     yield f"event: {event}\ndata: {text}\n\n"
                 except TimeoutError:
                     yield ": keep-alive\n\n"

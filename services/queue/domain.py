@@ -224,7 +224,8 @@ class OfficeHours:
     issue_cutoff_min: int = 0  # stop issuing this many minutes before the last session ends
     issue_during_lunch: bool = True
     open_early_min: int = 30  # tickets may be taken this long before the first session
-    extra_closed_days: frozenset[date] = field(default_factory=frozenset)
+    extra_closed_days: frozenset[date] = field(default_factory=frozenset)  # statutory holidays (法定节假日)
+    extra_open_days: frozenset[date] = field(default_factory=frozenset)  # make-up working days (调休上班)
 
     def __post_init__(self) -> None:
         if not self.sessions:
@@ -237,6 +238,8 @@ class OfficeHours:
             raise ValueError("sessions must be in order and must not overlap")
 
     def is_open_day(self, day: date) -> bool:
+        if day in self.extra_open_days:
+            return True
         return day.isoweekday() in self.weekdays and day not in self.extra_closed_days
 
     def in_session(self, local: datetime) -> bool:
@@ -254,7 +257,8 @@ class OfficeHours:
             raise IssuingClosed(f"尚未开始取号，{first_start:%H:%M} 开始 / issuing starts at {first_start:%H:%M}")
         if t >= last_end:
             raise IssuingClosed(f"今日取号已结束（{last_end:%H:%M}）/ issuing ended at {last_end:%H:%M}")
-        if not self.issue_during_lunch and not any(s <= t < e for s, e in self.sessions):
+        in_break = t >= self.sessions[0][0] and not any(s <= t < e for s, e in self.sessions)
+        if not self.issue_during_lunch and in_break:
             raise IssuingClosed("午休时间暂停取号 / no tickets during the lunch break")
 
 

@@ -64,6 +64,7 @@ class OfficeHoursCfg(_M):
     issue_during_lunch: bool = True
     open_early_min: int = 30
     extra_closed_days: list[date] = []
+    extra_open_days: list[date] = []
 
 
 class SiteCfg(_M):
@@ -117,6 +118,7 @@ def office_hours_from_json(raw: dict[str, Any]) -> OfficeHours:
         issue_during_lunch=bool(raw.get("issue_during_lunch", True)),
         open_early_min=int(raw.get("open_early_min", 30)),
         extra_closed_days=frozenset(date.fromisoformat(str(d)) for d in raw.get("extra_closed_days", [])),
+        extra_open_days=frozenset(date.fromisoformat(str(d)) for d in raw.get("extra_open_days", [])),
     )
 
 

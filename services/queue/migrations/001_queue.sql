@@ -79,7 +79,7 @@ CREATE TABLE tickets (
     called_at        timestamptz,
     started_at       timestamptz,
     finished_at      timestamptz,
-    UNIQUE (queue_id, service_day, seq)
+    UNIQUE (service_day, number)   -- prefixes are unique per site; a transfer keeps its number
 );
 -- heads of each calling group are read with these (partial: only waiting tickets)
 CREATE INDEX tickets_waiting_queue ON tickets (queue_id, priority, sort_ts, seq)

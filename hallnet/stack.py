@@ -1,0 +1,453 @@
+"""The local federation behind ``hallnet up``: PostgreSQL, central and leaf NATS servers, each site's
+services, health checks, ``stack.json``, supervision and an orderly stop.
+
+Every child runs in its own session (Ctrl-C reaches only ``hallnet``, which then stops the children in
+order: services, leaf NATS, central NATS, PostgreSQL) and, on Linux, gets SIGTERM if ``hallnet``
+itself dies. Ports are preferred (14222, 14301…, 8101…) but never assumed free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse as up
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hallnet import natsconf
+from hallnet.demo import site_config_path
+from hallnet.embedded import EmbeddedPostgres, die_with_parent, free_port, nats_server_binary
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of a site: started as ``python -m services.<name>`` on port base + offset."""
+
+    name: str
+    port_offset: int
+
+
+# Add a service with one line; only those whose ``services/<name>/__main__.py`` exists are started.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("queue", 0),  # 排队叫号
+    ServiceSpec("matters", 1),  # 事项与办件
+    ServiceSpec("ratings", 2),  # 好差评
+    ServiceSpec("notify", 3),  # 短信
+)
+
+
+def available_services() -> list[ServiceSpec]:
+    """The services whose ``services/<name>/__main__.py`` exists (looked up without importing them)."""
+    spec = importlib.util.find_spec("services")
+    roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    return [s for s in SERVICES if any((root / s.name / "__main__.py").is_file() for root in roots)]
+
+
+class StackError(RuntimeError):
+    pass
+
+
+# --- ports, secrets ------------------------------------------------------------------------------
+class Ports:
+    """Hands out preferred ports when they are free, other free ports otherwise, never one twice."""
+
+    def __init__(self) -> None:
+        self.taken: set[int] = set()
+
+    @staticmethod
+    def is_free(port: int, host: str = "127.0.0.1") -> bool:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers themselves do
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+        return True
+
+    def pick(self, preferred: int | None = None) -> int:
+        if preferred and preferred not in self.taken and self.is_free(preferred):
+            port = preferred
+        else:
+            port = free_port()
+            while port in self.taken:
+                port = free_port()
+        self.taken.add(port)
+        return port
+
+
+def load_secrets(path: Path, sites: Iterable[str]) -> dict[str, Any]:
+    """Demo credentials, generated once and kept (mode 0600) in the state directory."""
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("central", {}).setdefault("hallnet_password", natsconf.new_password())
+    for site in sites:
+        entry = data.setdefault("sites", {}).setdefault(site, {})
+        entry.setdefault("leaf_password", natsconf.new_password())
+        entry.setdefault("local_password", natsconf.new_password())
+        entry.setdefault("token_secret", natsconf.new_password() + natsconf.new_password())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.chmod(0o600)
+    return data
+
+
+def database_url(base: str | None, pg_port: int | None, database: str) -> str:
+    """Per-service database on the embedded server, or substituted into the path of ``base``."""
+    if base:
+        return up.urlunsplit(up.urlsplit(base)._replace(path=f"/{database}"))
+    return f"postgresql://postgres@127.0.0.1:{pg_port}/{database}"
+
+
+# --- child processes -----------------------------------------------------------------------------
+@dataclass
+class Child:
+    """A supervised child process with its log file; ``record()`` is its stack.json entry."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)  # added to os.environ
+    cwd: Path = PROJECT_ROOT
+    tier: int = 3  # stop order: higher tiers stop first
+    port: int | None = None
+    health_url: str | None = None
+    restarts: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    stopping: bool = False
+
+    def start(self) -> Child:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.cwd,
+                env={**os.environ, **self.env}, start_new_session=True,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509
+            )
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self) -> None:
+        self.stopping = True
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+
+    async def wait_stopped(self, timeout_s: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            await asyncio.to_thread(self.proc.wait, timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"name": self.name, "pid": self.pid, "argv": self.argv, "cwd": str(self.cwd),
+                               "log": str(self.log)}
+        if self.env:
+            rec["env"] = self.env
+        return rec
+
+
+async def wait_port(child: Child, port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise StackError(f"{child.name} exited before listening on {port}:\n{child.log_tail()}")
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise StackError(f"{child.name}: nothing listens on {port} after {timeout_s:.0f}s:\n{child.log_tail()}")
+
+
+async def wait_healthy(child: Child, timeout_s: float = 60.0) -> None:
+    """Poll ``child.health_url`` until it answers 200; fail with the log tail if it never does."""
+    assert child.health_url
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise StackError(f"{child.name} exited (code {child.proc.returncode if child.proc else '?'}) "
+                                 f"before answering {child.health_url}; log tail:\n{child.log_tail()}")
+            try:
+                r = await http.get(child.health_url)
+                if r.status_code == 200:
+                    return
+                last = f"HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            await asyncio.sleep(0.3)
+    raise StackError(f"{child.name} did not answer {child.health_url} within {timeout_s:.0f}s ({last}); "
+                     f"log tail:\n{child.log_tail()}")
+
+
+async def stop_children(children: list[Child], timeout_s: float = 10.0) -> None:
+    """SIGTERM each tier (highest first), wait, SIGKILL whatever is left after ``timeout_s``."""
+    for tier in sorted({c.tier for c in children}, reverse=True):
+        group = [c for c in children if c.tier == tier]
+        for c in group:
+            c.terminate()
+        await asyncio.gather(*(c.wait_stopped(timeout_s) for c in group))
+
+
+def start_postgres(state_dir: Path, port: int) -> EmbeddedPostgres:
+    """The embedded PostgreSQL with its data under ``<state>/pg`` (kept between runs)."""
+    pg = EmbeddedPostgres(state_dir / "pg", port=port, log_file=state_dir / "logs" / "postgres.log")
+    pg.log_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return pg.start()
+    except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError) as exc:
+        pg.stop()
+        raise StackError(f"PostgreSQL did not start: {exc} (log: {pg.log_file})") from exc
+
+
+def nats_child(name: str, config: Path, log: Path, port: int, tier: int) -> Child:
+    return Child(name, [nats_server_binary(), "-c", str(config)], log, tier=tier, port=port)
+
+
+def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_url: str, port: int,
+                token_secret: str, seed_file: Path) -> dict[str, str]:
+    return {
+        "HALLNET_SITE": site, "HALLNET_SITE_NAME": site_name, "HALLNET_SERVICE": service,
+        "NATS_URL": nats_url, "DATABASE_URL": db_url,
+        "HALLNET_HTTP_HOST": "127.0.0.1", "HALLNET_HTTP_PORT": str(port),
+        "HALLNET_TOKEN_SECRET": token_secret, "HALLNET_SEED_FILE": str(seed_file),
+        "HALLNET_ENFORCE_OFFICE_HOURS": "false", "HALLNET_LOG_FORMAT": "json",
+    }
+
+
+# --- the federation ------------------------------------------------------------------------------
+@dataclass
+class Site:
+    id: str
+    name: str
+    index: int
+    config: Path
+    nats_url: str = ""
+    services: dict[str, str] = field(default_factory=dict)
+    staff: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Federation:
+    """Starts, supervises and stops one demo federation whose state lives in ``state_dir``.
+
+    ``NATS_URL`` names an existing central server (no central is started); sites then connect to it
+    directly, unless ``HALLNET_CENTRAL_LEAF_URL`` (its leafnode URL, may contain ``{site}``) is set too,
+    in which case each site still gets its own leaf server. ``DATABASE_URL`` names an existing
+    PostgreSQL server whose path is replaced by each service's database name.
+    """
+
+    def __init__(self, state_dir: Path, sites: list[str], *, with_services: bool = True,
+                 environ: dict[str, str] | None = None) -> None:
+        env = dict(os.environ if environ is None else environ)
+        self.state_dir = state_dir.resolve()
+        self.with_services = with_services
+        self.external_nats = env.get("NATS_URL") or None
+        self.central_leaf_url = env.get("HALLNET_CENTRAL_LEAF_URL") or None
+        self.external_db = env.get("DATABASE_URL") or None
+        self.ports = Ports()
+        self.children: list[Child] = []
+        self.pg: EmbeddedPostgres | None = None
+        self.central_url = ""
+        self.sites: list[Site] = []
+        for i, sid in enumerate(sites):
+            path = site_config_path(sid)
+            if not path.exists():
+                raise StackError(f"no site configuration for {sid!r} (expected {path})")
+            name = json.loads(path.read_text(encoding="utf-8"))["name"]
+            self.sites.append(Site(sid, name, i, path))
+
+    @property
+    def stack_path(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def run_path(self) -> Path:  # every child so far, written as they start (for ``hallnet down``)
+        return self.state_dir / "run.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def with_leaves(self) -> bool:
+        return self.external_nats is None or self.central_leaf_url is not None
+
+    # --- start -----------------------------------------------------------------------------
+    def _spawn(self, child: Child) -> Child:
+        self.children.append(child.start())
+        self._write(self.run_path, self._process_doc())
+        return child
+
+    def _process_doc(self) -> dict[str, Any]:
+        procs = []
+        if self.pg is not None and self.pg.proc is not None:
+            procs.append({"name": "postgres", "pid": self.pg.proc.pid, "argv": self.pg.argv,
+                          "user": getattr(self.pg, "_user", None),  # PostgreSQL refuses to run as root
+                          "log": str(self.pg.log_file)})
+        procs += [c.record() for c in self.children]
+        return {"supervisor": {"pid": os.getpid(), "argv": self._own_cmdline()}, "processes": procs}
+
+    @staticmethod
+    def _own_cmdline() -> list[str]:
+        import psutil
+
+        return psutil.Process().cmdline()
+
+    @staticmethod
+    def _write(path: Path, doc: dict[str, Any]) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    async def start(self) -> dict[str, Any]:
+        """Start everything, wait for health, create the central stream, write stack.json."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        secrets = load_secrets(self.state_dir / "secrets.json", [s.id for s in self.sites])
+        if self.external_db is None:
+            self.pg = start_postgres(self.state_dir, self.ports.pick(15432))
+            self._write(self.run_path, self._process_doc())
+        await self._start_nats(secrets)
+        if self.with_services:
+            await self._start_services(secrets)
+        await self._ensure_central_stream()
+        doc = self.stack_doc()
+        self._write(self.stack_path, doc)
+        return doc
+
+    async def _start_nats(self, secrets: dict[str, Any]) -> None:
+        conf_dir = self.state_dir / "nats"
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        leaves = [natsconf.SiteLeaf(s.id, secrets["sites"][s.id]["leaf_password"],
+                                    self.ports.pick(14301 + s.index) if self.with_leaves else 0,
+                                    conf_dir / s.id, secrets["sites"][s.id]["local_password"])
+                  for s in self.sites]
+        if self.external_nats:
+            self.central_url = self.external_nats
+            leaf_url = self.central_leaf_url or ""
+        else:
+            pw = secrets["central"]["hallnet_password"]
+            central = natsconf.Central(self.ports.pick(14222), self.ports.pick(17422), conf_dir / "central", pw,
+                                       leaves)
+            path = conf_dir / "central.conf"
+            path.write_text(natsconf.render_central(central))
+            child = self._spawn(nats_child("nats-central", path, self.logs / "nats-central.log",
+                                           central.client_port, tier=1))
+            await wait_port(child, central.client_port)
+            self.central_url = f"nats://{natsconf.LOCAL_USER}:{pw}@127.0.0.1:{central.client_port}"
+            leaf_url = f"nats-leaf://127.0.0.1:{central.leaf_port}"
+        for site, leaf in zip(self.sites, leaves, strict=True):
+            if not self.with_leaves:
+                site.nats_url = self.central_url
+                continue
+            path = conf_dir / f"{site.id}.conf"
+            path.write_text(natsconf.render_leaf(leaf, leaf_url.replace("{site}", site.id)))
+            child = self._spawn(nats_child(f"nats-{site.id}", path, self.logs / f"nats-{site.id}.log",
+                                           leaf.client_port, tier=2))
+            await wait_port(child, leaf.client_port)
+            site.nats_url = f"nats://127.0.0.1:{leaf.client_port}"
+
+    async def _start_services(self, secrets: dict[str, Any]) -> None:
+        started: list[Child] = []
+        for site in self.sites:
+            for spec in available_services():
+                port = self.ports.pick(8101 + 10 * site.index + spec.port_offset)
+                db = database_url(self.external_db, self.pg.port if self.pg else None,
+                                  f"{site.id.replace('-', '_')}_{spec.name}")
+                env = service_env(site=site.id, site_name=site.name, service=spec.name, nats_url=site.nats_url,
+                                  db_url=db, port=port, token_secret=secrets["sites"][site.id]["token_secret"],
+                                  seed_file=site.config)
+                child = Child(f"{site.id}-{spec.name}", [sys.executable, "-m", f"services.{spec.name}"],
+                              self.logs / f"{site.id}-{spec.name}.log", env=env, tier=3, port=port,
+                              health_url=f"http://127.0.0.1:{port}/{spec.name}/api/v1/health")
+                started.append(self._spawn(child))
+                site.services[spec.name] = f"http://127.0.0.1:{port}"
+            config = json.loads(site.config.read_text(encoding="utf-8"))
+            site.staff = [{"staff_id": st["staff_id"], "password": st["password"], "window_no": no}
+                          for st in config["staff"] for no, role in st["roles"] if role == "A"]
+        await asyncio.gather(*(wait_healthy(c) for c in started))
+
+    async def _ensure_central_stream(self) -> None:
+        import nats
+
+        nc = await nats.connect(self.central_url, connect_timeout=5, max_reconnect_attempts=3)
+        try:
+            sites = [s.id for s in self.sites]
+            await natsconf.ensure_central_stream(nc.jetstream(), sites,
+                                                 local_sites=[] if self.with_leaves else sites)
+        finally:
+            await nc.close()
+
+    def stack_doc(self) -> dict[str, Any]:
+        return {
+            "central": {"entry": None, "services": {}, "nats_url": self.central_url,
+                        "stream": natsconf.CENTRAL_STREAM,
+                        "js_domain": None if self.external_nats else natsconf.CENTRAL_DOMAIN},
+            "sites": [{"id": s.id, "name": s.name, "nats_url": s.nats_url,
+                       "entry": f"{s.services['queue']}/" if "queue" in s.services else None,
+                       "services": s.services, "staff": s.staff, "config": str(s.config)} for s in self.sites],
+            **self._process_doc(),
+            "state_dir": str(self.state_dir),
+        }
+
+    # --- run, stop -------------------------------------------------------------------------
+    async def supervise(self, stop: asyncio.Event, *, poll_s: float = 1.0) -> None:
+        """Until ``stop`` is set: report a child that dies, restart it once, refresh stack.json."""
+        pg_reported = False
+        while not stop.is_set():
+            for child in self.children:
+                if child.stopping or child.alive():
+                    continue
+                code = child.proc.returncode if child.proc else None
+                if child.restarts >= 1:
+                    print(f"!! {child.name} exited again (code {code}); not restarting. Log: {child.log}", flush=True)
+                    child.stopping = True
+                    continue
+                print(f"!! {child.name} exited unexpectedly (code {code}); restarting it once. "
+                      f"Log: {child.log}", flush=True)
+                child.restarts += 1
+                child.start()
+                self._write(self.run_path, self._process_doc())
+                if self.stack_path.exists():
+                    self._write(self.stack_path, self.stack_doc())
+            if self.pg and self.pg.proc and self.pg.proc.poll() is not None and not pg_reported:
+                print(f"!! postgres exited (code {self.pg.proc.returncode}); see {self.pg.log_file}", flush=True)
+                pg_reported = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll_s)
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Services first, then leaf NATS, central NATS and PostgreSQL."""
+        await stop_children(self.children, timeout_s)
+        if self.pg is not None:
+            self.pg.stop()
+        for path in (self.stack_path, self.run_path):
+            path.unlink(missing_ok=True)

@@ -22,11 +22,15 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Any:
     """A ``preexec_fn`` that makes the child receive ``sig`` when its parent dies (Linux), so a killed
     test run or ``hallnet up`` leaves no orphaned server behind. Runs after the uid switch."""
 
-    def _set() -> None:
-        if sys.platform == "linux":
-            import ctypes
+    if sys.platform != "linux":
+        return None
+    import ctypes
 
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
+    # resolved here, in the parent: after the uid switch the child may not read the Python install
+    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+
+    def _set() -> None:
+        prctl(1, sig)  # PR_SET_PDEATHSIG
 
     return _set
 

@@ -85,6 +85,7 @@ class Bus:
             disconnected_cb=on_disconnected,
             reconnected_cb=on_reconnected,
             pending_size=64 * 1024 * 1024,
+            drain_timeout=3,
         )
         self._js = self.nc.jetstream(domain=self.js_domain, timeout=5.0)
         self.connected.set()

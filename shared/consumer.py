@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import nats.errors
@@ -70,6 +71,13 @@ class EventConsumer:
             except (nats.errors.Error, TimeoutError, OSError) as exc:
                 log.warning("consumer_subscribe_failed", consumer=self.durable, error=repr(exc))
                 await asyncio.sleep(1.0)
+        try:
+            await self._loop(sub)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _loop(self, sub: Any) -> None:
         while True:
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)

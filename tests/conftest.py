@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from shared.logging import configure_logging
+from shared.tracing import configure_tracing
 from tests.harness import Servers, start_servers
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -19,6 +20,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
     configure_logging("test", "tests", "json", "warning")
+    configure_tracing("test", "tests", None)  # real spans (no exporter) so traceparent is propagated
     with start_servers() as s:
         yield s
 

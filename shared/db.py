@@ -91,7 +91,7 @@ async def ensure_database(dsn: str) -> None:
 
 def _migration_files(package: str) -> list[tuple[str, str]]:
     folder = resources.files(package)
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name, p.read_text(encoding="utf-8")) for p in files]
 
 

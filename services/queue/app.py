@@ -104,7 +104,7 @@ class QueueApp:
         }
 
     # --- tickets ------------------------------------------------------------------------------
-    async def issue(self, *, matter_id: str | None, queue_id: uuid.UUID | None, priority: str, channel: str,
+    async def issue(self, *, matter_id: str | None, queue_id: uuid.UUID | None, priority: ev.Priority, channel: str,
                     appointment_at: datetime | None, staff: ClerkClaims | None) -> dict[str, Any]:
         now = self.now()
         if priority == d.Priority.GREEN and staff is None:

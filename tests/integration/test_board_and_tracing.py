@@ -26,28 +26,28 @@ async def test_board_stream_pushes_calls_for_the_voice_queue(queue_env: QueueEnv
         await asyncio.sleep(0.02)
     events: list[tuple[str, dict]] = []
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            async with client.stream("GET", "/queue/api/v1/board/stream") as resp:
-                assert resp.headers["content-type"].startswith("text/event-stream")
-                lines = resp.aiter_lines()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client, \
+                client.stream("GET", "/queue/api/v1/board/stream") as resp:
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            lines = resp.aiter_lines()
 
-                async def next_event() -> tuple[str, dict]:
-                    name = ""
-                    async for line in lines:
-                        if line.startswith("event: "):
-                            name = line[7:]
-                        elif line.startswith("data: "):
-                            return name, json.loads(line[6:])
-                    raise AssertionError("stream ended")
+            async def next_event() -> tuple[str, dict]:
+                name = ""
+                async for line in lines:
+                    if line.startswith("event: "):
+                        name = line[7:]
+                    elif line.startswith("data: "):
+                        return name, json.loads(line[6:])
+                raise AssertionError("stream ended")
 
-                events.append(await next_event())
-                t = await queue_env.issue()
-                h = await queue_env.sign_in(3)
-                await queue_env.client.post("/queue/api/v1/windows/3/call-next", headers=h)
-                await queue_env.client.post(f"/queue/api/v1/tickets/{t['id']}/recall", headers=h)
-                async with asyncio.timeout(10):
-                    while sum(1 for n, _ in events if n == "call") < 2:
-                        events.append(await next_event())
+            events.append(await next_event())
+            t = await queue_env.issue()
+            h = await queue_env.sign_in(3)
+            await queue_env.client.post("/queue/api/v1/windows/3/call-next", headers=h)
+            await queue_env.client.post(f"/queue/api/v1/tickets/{t['id']}/recall", headers=h)
+            async with asyncio.timeout(10):
+                while sum(1 for n, _ in events if n == "call") < 2:
+                    events.append(await next_event())
     finally:
         server.should_exit = True
         await serving

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import nats.errors
+import structlog
 from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
 
@@ -104,6 +105,7 @@ class EventConsumer:
             try:
                 env = parse_envelope(msg.data, msg.subject)
                 span.set_attribute("hallnet.event_id", str(env.id))
+                structlog.contextvars.bind_contextvars(event_id=str(env.id))
                 env.typed()  # validate data against the contract model before any effect
                 async with self.pool.acquire() as conn, conn.transaction():
                     if await claim_inbox(conn, self.durable, env.id):
@@ -129,6 +131,8 @@ class EventConsumer:
                                 num_delivered=num, retry_in_s=delay, error=repr(exc))
                     with contextlib.suppress(Exception):
                         await msg.nak(delay=delay)
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id")
 
     async def _dead_letter(self, msg: Msg, error: str) -> None:
         """Keep the message in the dead_letters table and the site's dead-letter stream, then term it."""

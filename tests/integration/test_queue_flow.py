@@ -26,3 +26,20 @@ async def test_ticket_from_issue_to_completion_emits_contract_events(queue_env: 
     done = events[-1].data
     assert done["ticket_id"] == t["id"] and done["window_no"] == 1 and done["staff_id"] == "s001"
     assert events[2].data["call_no"] == 1
+
+
+async def test_snapshot_reports_waiting_and_windows(queue_env: QueueEnv) -> None:
+    """queue.snapshot carries each queue's waiting count and each window's state, for central."""
+    from services.queue.board import publish_snapshot
+
+    for _ in range(3):
+        await queue_env.issue("yb-ydjy")
+    await queue_env.sign_in(2)
+    await publish_snapshot(queue_env.app)
+    snaps = await queue_env.events(types=("queue.snapshot",), expect=2)
+    last = snaps[-1].data
+    waiting = {q["queue_id"]: q["waiting"] for q in last["queues"]}
+    queues = {q["prefix"]: q["id"] for q in (await queue_env.client.get("/queue/api/v1/queues")).json()}
+    assert waiting[queues["B"]] == 3 and waiting[queues["A"]] == 0
+    states = {w["window_no"]: (w["state"], w["staff_id"]) for w in last["windows"]}
+    assert states[2] == ("open", "s002") and states[1] == ("closed", None)

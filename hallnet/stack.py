@@ -3,7 +3,8 @@ services, health checks, ``stack.json``, supervision and an orderly stop.
 
 Every child runs in its own session (Ctrl-C reaches only ``hallnet``, which then stops the children in
 order: services, leaf NATS, central NATS, PostgreSQL) and, on Linux, gets SIGTERM if ``hallnet``
-itself dies. Ports are preferred (14222, 14301…, 8101…) but never assumed free.
+itself dies. Ports are preferred (14222, 14301…, 8101…) but never assumed free. The process plumbing
+(``Child``, ``Ports``, secrets, health waits) lives in ``hallnet.procs``.
 """
 
 from __future__ import annotations
@@ -13,24 +14,17 @@ import contextlib
 import importlib.util
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.parse as up
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from hallnet import natsconf
 from hallnet.demo import site_config_path
-from hallnet.embedded import EmbeddedPostgres, die_with_parent, free_port, nats_server_binary
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from hallnet.embedded import EmbeddedPostgres, nats_server_binary
+from hallnet.procs import Child, Ports, StackError, load_secrets, stop_children, wait_healthy, wait_port
 
 
 @dataclass(frozen=True)
@@ -57,165 +51,11 @@ def available_services() -> list[ServiceSpec]:
     return [s for s in SERVICES if any((root / s.name / "__main__.py").is_file() for root in roots)]
 
 
-class StackError(RuntimeError):
-    pass
-
-
-# --- ports, secrets ------------------------------------------------------------------------------
-class Ports:
-    """Hands out preferred ports when they are free, other free ports otherwise, never one twice."""
-
-    def __init__(self) -> None:
-        self.taken: set[int] = set()
-
-    @staticmethod
-    def is_free(port: int, host: str = "127.0.0.1") -> bool:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers themselves do
-            try:
-                s.bind((host, port))
-            except OSError:
-                return False
-        return True
-
-    def pick(self, preferred: int | None = None) -> int:
-        if preferred and preferred not in self.taken and self.is_free(preferred):
-            port = preferred
-        else:
-            port = free_port()
-            while port in self.taken:
-                port = free_port()
-        self.taken.add(port)
-        return port
-
-
-def load_secrets(path: Path, sites: Iterable[str]) -> dict[str, Any]:
-    """Demo credentials, generated once and kept (mode 0600) in the state directory."""
-    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault("central", {}).setdefault("hallnet_password", natsconf.new_password())
-    for site in sites:
-        entry = data.setdefault("sites", {}).setdefault(site, {})
-        entry.setdefault("leaf_password", natsconf.new_password())
-        entry.setdefault("local_password", natsconf.new_password())
-        entry.setdefault("token_secret", natsconf.new_password() + natsconf.new_password())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    path.chmod(0o600)
-    return data
-
-
 def database_url(base: str | None, pg_port: int | None, database: str) -> str:
     """Per-service database on the embedded server, or substituted into the path of ``base``."""
     if base:
         return up.urlunsplit(up.urlsplit(base)._replace(path=f"/{database}"))
     return f"postgresql://postgres@127.0.0.1:{pg_port}/{database}"
-
-
-# --- child processes -----------------------------------------------------------------------------
-@dataclass
-class Child:
-    """A supervised child process with its log file; ``record()`` is its stack.json entry."""
-
-    name: str
-    argv: list[str]
-    log: Path
-    env: dict[str, str] = field(default_factory=dict)  # added to os.environ
-    cwd: Path = PROJECT_ROOT
-    tier: int = 3  # stop order: higher tiers stop first
-    port: int | None = None
-    health_url: str | None = None
-    restarts: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-    stopping: bool = False
-
-    def start(self) -> Child:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.cwd,
-                env={**os.environ, **self.env}, start_new_session=True,
-                preexec_fn=die_with_parent(),  # noqa: PLW1509
-            )
-        return self
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def terminate(self) -> None:
-        self.stopping = True
-        if self.alive():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGTERM)
-
-    async def wait_stopped(self, timeout_s: float) -> None:
-        if self.proc is None:
-            return
-        try:
-            await asyncio.to_thread(self.proc.wait, timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def record(self) -> dict[str, Any]:
-        rec: dict[str, Any] = {"name": self.name, "pid": self.pid, "argv": self.argv, "cwd": str(self.cwd),
-                               "log": str(self.log)}
-        if self.env:
-            rec["env"] = self.env
-        return rec
-
-
-async def wait_port(child: Child, port: int, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise StackError(f"{child.name} exited before listening on {port}:\n{child.log_tail()}")
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        await asyncio.sleep(0.05)
-    raise StackError(f"{child.name}: nothing listens on {port} after {timeout_s:.0f}s:\n{child.log_tail()}")
-
-
-async def wait_healthy(child: Child, timeout_s: float = 60.0) -> None:
-    """Poll ``child.health_url`` until it answers 200; fail with the log tail if it never does."""
-    assert child.health_url
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    async with httpx.AsyncClient(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if not child.alive():
-                raise StackError(f"{child.name} exited (code {child.proc.returncode if child.proc else '?'}) "
-                                 f"before answering {child.health_url}; log tail:\n{child.log_tail()}")
-            try:
-                r = await http.get(child.health_url)
-                if r.status_code == 200:
-                    return
-                last = f"HTTP {r.status_code}"
-            except httpx.HTTPError as exc:
-                last = type(exc).__name__
-            await asyncio.sleep(0.3)
-    raise StackError(f"{child.name} did not answer {child.health_url} within {timeout_s:.0f}s ({last}); "
-                     f"log tail:\n{child.log_tail()}")
-
-
-async def stop_children(children: list[Child], timeout_s: float = 10.0) -> None:
-    """SIGTERM each tier (highest first), wait, SIGKILL whatever is left after ``timeout_s``."""
-    for tier in sorted({c.tier for c in children}, reverse=True):
-        group = [c for c in children if c.tier == tier]
-        for c in group:
-            c.terminate()
-        await asyncio.gather(*(c.wait_stopped(timeout_s) for c in group))
 
 
 def start_postgres(state_dir: Path, port: int) -> EmbeddedPostgres:

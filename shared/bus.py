@@ -142,6 +142,8 @@ class Bus:
         self, subject: str, payload: bytes, headers: dict[str, str]
     ) -> asyncio.Future[Any]:
         with _tracer.start_as_current_span(f"publish {subject}", kind=SpanKind.PRODUCER):
+            if "traceparent" not in headers:  # written outside any request (snapshots, sweeps): start a trace here
+                inject_headers(headers)
             return await self.js.publish_async(subject, payload, headers=headers, wait_stall=5.0)
 
     # --- consuming ---------------------------------------------------------------------------

@@ -43,3 +43,19 @@ async def test_snapshot_reports_waiting_and_windows(queue_env: QueueEnv) -> None
     assert waiting[queues["B"]] == 3 and waiting[queues["A"]] == 0
     states = {w["window_no"]: (w["state"], w["staff_id"]) for w in last["windows"]}
     assert states[2] == ("open", "s002") and states[1] == ("closed", None)
+
+
+async def test_events_written_outside_a_request_still_carry_a_traceparent(queue_env: QueueEnv) -> None:
+    """A snapshot written by the background loop (no HTTP request) is published with a traceparent."""
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+
+    from services.queue.board import publish_snapshot
+    from shared.settings import site_stream_name
+
+    await publish_snapshot(queue_env.app)
+    site = queue_env.settings.site
+    sub = await queue_env.nc.jetstream().pull_subscribe(
+        f"hall.{site}.queue.snapshot", durable=None, stream=site_stream_name(site),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    msgs = await sub.fetch(2, timeout=5)
+    assert msgs and all((m.headers or {}).get("traceparent", "").startswith("00-") for m in msgs)

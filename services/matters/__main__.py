@@ -1,0 +1,3 @@
+from services.matters.main import main
+
+main()

@@ -1,0 +1,326 @@
+"""Rules of cases (办件), pure: the materials check (一次性告知), the case state machine, deadlines in
+working days with suspensions (挂起), yellow and red cards (黄牌/红牌), and applicant data checks and masks.
+
+No database, bus or web imports here: the app loads, these functions decide.
+
+Deadlines. A case of a promised matter (承诺件) accepted on day A with a limit of N working days is due
+at the end of the N-th working day after A (次日起算, see ``workdays.py``). A suspension that starts on
+day S and ends on day R stops the clock for the days in ``(S, R]``: the day it starts still counts (work
+was done on it), the day it ends does not (counting restarts the next day, as after acceptance). While a
+suspension is open the due date is unknown (``None``), unless the deadline had already passed before it
+began: a suspension never rescues an overdue case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from services.matters.workdays import MAX_SCAN_DAYS, NoWorkingDays, WorkCalendar
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class MattersError(Exception):
+    """A rule was broken; ``kind`` maps to an HTTP status at the edge. Messages never carry personal data."""
+
+    kind = "conflict"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CaseNotInState(MattersError):
+    pass
+
+
+class StepOutOfOrder(MattersError):
+    pass
+
+
+class UnknownMaterial(MattersError):
+    kind = "unprocessable"
+
+
+class InvalidApplicant(MattersError):
+    kind = "unprocessable"
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+class Kind(StrEnum):
+    INSTANT = "instant"  # 即办件: completed at the window
+    PROMISED = "promised"  # 承诺件: completed within the promised limit (承诺时限)
+
+
+class Status(StrEnum):
+    MATERIALS_MISSING = "materials_missing"  # 一次性告知单 issued; nothing accepted
+    ACCEPTED = "accepted"  # 已受理, being processed (the clock runs)
+    SUSPENDED = "suspended"  # 挂起 (the clock stops)
+    COMPLETED = "completed"  # 办结 (approved or rejected)
+    READY_FOR_PICKUP = "ready_for_pickup"  # 待领取
+    PICKED_UP = "picked_up"  # 已领取
+
+
+class Result(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Level(StrEnum):
+    YELLOW = "yellow"  # 黄牌: the deadline is near
+    RED = "red"  # 红牌: overdue
+
+
+ACCEPT_STEP = "accept"  # 前台受理, done when the window accepts
+STEP_NAMES = {"accept": "前台受理", "review": "后台审核", "recheck": "复核", "complete": "办结"}
+DEFAULT_STEPS = ("review", "recheck")  # 后台审核 → 复核, between 前台受理 and 办结
+
+SUSPEND_REASONS = {  # 挂起原因 (暂停计时): the time these take is not counted
+    "hearing": "听证",
+    "appraisal": "鉴定",
+    "expert_review": "专家评审",
+    "inspection": "现场核查",
+    "supplement": "补正材料",
+    "other": "其他",
+}
+
+# status → action → status after it
+TRANSITIONS: dict[Status, dict[str, Status]] = {
+    Status.MATERIALS_MISSING: {},
+    Status.ACCEPTED: {"step": Status.ACCEPTED, "suspend": Status.SUSPENDED, "complete": Status.COMPLETED},
+    Status.SUSPENDED: {"resume": Status.ACCEPTED},
+    Status.COMPLETED: {"ready_for_pickup": Status.READY_FOR_PICKUP},
+    Status.READY_FOR_PICKUP: {"picked_up": Status.PICKED_UP},
+    Status.PICKED_UP: {},
+}
+ACTION_NAMES = {"step": "办理环节", "suspend": "挂起", "resume": "恢复计时", "complete": "办结",
+                "ready_for_pickup": "通知领取", "picked_up": "领取"}
+STATUS_NAMES = {Status.MATERIALS_MISSING: "材料不全(已一次性告知)", Status.ACCEPTED: "办理中",
+                Status.SUSPENDED: "挂起", Status.COMPLETED: "已办结", Status.READY_FOR_PICKUP: "待领取",
+                Status.PICKED_UP: "已领取"}
+
+
+def next_status(status: Status, action: str) -> Status:
+    """The status after ``action``, or CaseNotInState naming what the case can do now."""
+    allowed = TRANSITIONS[status]
+    if action not in allowed:
+        can = "、".join(ACTION_NAMES[a] for a in allowed) or "无"
+        raise CaseNotInState(
+            f"办件{STATUS_NAMES[status]}，不能{ACTION_NAMES.get(action, action)}（可：{can}） / "
+            f"a case that is {status.value} cannot {action}")
+    return allowed[action]
+
+
+def check_step(status: Status, planned: Sequence[str], done: Sequence[str], step: str) -> Status:
+    """A back-office step (后台审核, 复核 …) completes in the planned order."""
+    after = next_status(status, "step")
+    pending = [s for s in planned if s not in done]
+    if step not in planned:
+        raise StepOutOfOrder(f"本事项没有环节 {step}（环节：{'、'.join(planned) or '无'}） / no step {step}")
+    if step in done:
+        raise StepOutOfOrder(f"环节 {step} 已完成 / step {step} is already done")
+    if pending[0] != step:
+        raise StepOutOfOrder(f"请先完成环节 {pending[0]} / step {pending[0]} comes first")
+    return after
+
+
+def check_complete(status: Status, planned: Sequence[str], done: Sequence[str], result: Result) -> Status:
+    """Approval (办结) needs every step done; a rejection may come at any step."""
+    after = next_status(status, "complete")
+    pending = [s for s in planned if s not in done]
+    if result is Result.APPROVED and pending:
+        raise StepOutOfOrder(f"尚有环节未完成：{'、'.join(pending)} / steps still pending: {', '.join(pending)}")
+    return after
+
+
+def check_ready_for_pickup(status: Status, result: Result | None, pickup_item: str | None) -> Status:
+    after = next_status(status, "ready_for_pickup")
+    if pickup_item is None:
+        raise CaseNotInState("本事项无需领取证件 / this matter has nothing to pick up")
+    if result is not Result.APPROVED:
+        raise CaseNotInState("未准予的办件没有可领取的证件 / a rejected case has nothing to pick up")
+    return after
+
+
+# --- materials (一次性告知) ---------------------------------------------------------------------------
+
+
+class MaterialLike(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def required(self) -> bool: ...
+
+
+def missing_materials(materials: Sequence[MaterialLike], provided: Iterable[str],
+                      applicable: Iterable[str] = ()) -> list[str]:
+    """Every material still missing, at once (一次性告知): the required ones, and the conditional ones
+    whose condition the clerk marked as applying. Unknown ids are refused, never ignored."""
+    ids = [m.id for m in materials]
+    provided_set, applicable_set = set(provided), set(applicable)
+    unknown = sorted((provided_set | applicable_set) - set(ids))
+    if unknown:
+        raise UnknownMaterial(f"本事项没有这些材料：{', '.join(unknown)} / unknown material ids: {', '.join(unknown)}")
+    return [m.id for m in materials if (m.required or m.id in applicable_set) and m.id not in provided_set]
+
+
+# --- deadlines -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """The clock stops for the days in ``(start, end]``; ``end`` is None while suspended."""
+
+    start: date
+    end: date | None = None
+
+    def stops(self, day: date) -> bool:
+        return day > self.start and (self.end is None or day <= self.end)
+
+
+def due_date(cal: WorkCalendar, accepted_on: date, days: int,
+             suspensions: Sequence[Suspension] = ()) -> date | None:
+    """The last day of the limit, or None while the clock is stopped before reaching it."""
+    if days < 0:
+        raise ValueError("days must not be negative")
+    if days == 0:
+        return accepted_on
+    open_from = min((s.start for s in suspensions if s.end is None), default=None)
+    day, counted = accepted_on, 0
+    for _ in range(MAX_SCAN_DAYS):
+        day += timedelta(days=1)
+        if open_from is not None and day > open_from:
+            return None
+        if any(s.stops(day) for s in suspensions):
+            continue
+        if cal.is_workday(day):
+            counted += 1
+            if counted == days:
+                return day
+    raise NoWorkingDays(f"no {days} working days within {MAX_SCAN_DAYS} days after {accepted_on}")
+
+
+def end_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """A deadline is the end of its last day (local time)."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
+
+
+def working_days_used(cal: WorkCalendar, accepted_on: date, until: date,
+                      suspensions: Sequence[Suspension] = ()) -> int:
+    """Working days in ``(accepted_on, until]`` with the clock running."""
+    return cal.count_between(accepted_on, until, stopped=lambda d: any(s.stops(d) for s in suspensions))
+
+
+def remaining_working_days(cal: WorkCalendar, today: date, due_on: date) -> int:
+    """Working days left after today up to the due date; negative when overdue (working days past it)."""
+    if today <= due_on:
+        return cal.count_between(today, due_on)
+    return -cal.count_between(due_on, today)
+
+
+@dataclass(frozen=True)
+class CardPolicy:
+    """When a yellow card is shown: at most ``yellow_days_left`` working days left, or at least
+    ``yellow_used_pct`` % of the limit used (either rule may be off). Red: past the deadline."""
+
+    yellow_days_left: int | None = 1
+    yellow_used_pct: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.yellow_days_left is not None and self.yellow_days_left < 0:
+            raise ValueError("yellow_days_left must not be negative")
+        if self.yellow_used_pct is not None and not 1 <= self.yellow_used_pct <= 100:
+            raise ValueError("yellow_used_pct must be within 1..100")
+
+
+def card_level(cal: WorkCalendar, *, now: datetime, due_on: date, limit_days: int,
+               policy: CardPolicy) -> Level | None:
+    """The card a running case deserves now (``now`` in the site's time zone)."""
+    if now > end_of_day(due_on, _tz(now)):
+        return Level.RED
+    left = remaining_working_days(cal, now.date(), due_on)
+    if policy.yellow_days_left is not None and left <= policy.yellow_days_left:
+        return Level.YELLOW
+    if policy.yellow_used_pct is not None and limit_days > 0 and \
+            (limit_days - left) * 100 >= policy.yellow_used_pct * limit_days:
+        return Level.YELLOW
+    return None
+
+
+def cards_to_emit(level: Level | None, already: Iterable[str]) -> list[Level]:
+    """Cards to emit now, each at most once per case; once red, a yellow is no longer news."""
+    done = set(already)
+    if level is None or level.value in done or Level.RED.value in done:
+        return []
+    return [level]
+
+
+def _tz(dt: datetime) -> ZoneInfo:
+    if not isinstance(dt.tzinfo, ZoneInfo):
+        raise ValueError("a site-local aware datetime is required")
+    return dt.tzinfo
+
+
+# --- applicant data (个人信息) -----------------------------------------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_NAME_RE = re.compile(r"^[^\d\x00-\x1f<>&\"'{}]{1,40}$")
+
+
+def normalize_id_no(value: str) -> str:
+    """An 18-character ID number (居民身份证, also the residence permits of 港澳台 residents and the new
+    permanent residence cards, which share its check digit) in upper case; the message never echoes it."""
+    v = value.strip().upper()
+    if not _ID_RE.match(v):
+        raise InvalidApplicant("身份证号码应为18位 / the ID number must have 18 characters (17 digits and a check)")
+    total = sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != v[17]:
+        raise InvalidApplicant("身份证号码校验位不符 / the ID number's check digit is wrong")
+    try:
+        date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
+        raise InvalidApplicant("身份证号码中的出生日期无效 / the ID number has no valid birth date") from None
+    return v
+
+
+def normalize_phone(value: str) -> str:
+    v = re.sub(r"[\s-]", "", value)
+    if v.startswith("+86"):
+        v = v[3:]
+    if not _PHONE_RE.match(v):
+        raise InvalidApplicant("手机号码应为11位大陆手机号 / the phone must be an 11-digit mainland mobile number")
+    return v
+
+
+def normalize_name(value: str) -> str:
+    v = " ".join(value.split())
+    if not _NAME_RE.match(v):
+        raise InvalidApplicant("姓名应为1至40个字符，不含数字或符号 / the name must be 1-40 characters, no digits")
+    return v
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 欧阳娜娜 → 欧***."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_id_no(id_no: str) -> str:
+    """430102199001011234 → 4301**********1234."""
+    return id_no[:4] + "*" * (len(id_no) - 8) + id_no[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    """13812341234 → 138****1234."""
+    return phone[:3] + "****" + phone[-4:]

@@ -1,0 +1,73 @@
+"""Matter → queue routing published by the matters service in the NATS key-value bucket
+``matter_routes_<site>``: complete at start, updated when a manager changes a matter, and naming queues by the
+very ids the queue service uses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from services.matters.catalog import load_catalog
+from services.queue.seed import queue_uuid as queue_service_queue_uuid
+from tests.harness import Servers
+from tests.integration.conftest import QueueEnv
+from tests.integration.matters_fixtures import PREFIX, MattersEnv, matters_site_config, own_database, start_matters
+
+CATALOG_IDS = frozenset(s.id for s in load_catalog())
+
+
+async def _routes(env: MattersEnv, expect: dict[str, Any] | None = None, timeout_s: float = 10.0
+                  ) -> dict[str, dict[str, Any]]:
+    """The bucket's content, once it has a key for every catalog id and the given keys have the given values
+    (the first publication writes key by key)."""
+    js = env.nc.jetstream()
+    for _ in range(int(timeout_s * 10)):
+        try:
+            kv = await js.key_value(f"matter_routes_{env.settings.site}")
+            routes = {k: json.loads((await kv.get(k)).value) for k in await kv.keys()}
+        except Exception:  # noqa: BLE001  (the bucket or its keys may not exist yet: poll again)
+            routes = {}
+        if set(routes) >= CATALOG_IDS and all(routes[k].items() >= v.items() for k, v in (expect or {}).items()):
+            return routes
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"routes never matched {expect}")
+
+
+async def test_every_catalog_matter_has_a_route_and_site_changes_follow(
+        servers: Servers, site: str, database_url: str, tmp_path: Path) -> None:
+    """Every catalog id is a route at start; a manager's change reaches the bucket at once, a reset undoes it."""
+    async with start_matters(servers, site, database_url, tmp_path) as env:
+        routes = await _routes(env)
+        assert set(routes) == CATALOG_IDS
+        listed = {m["matter_id"]: m["queue"] for m in matters_site_config(site)["matters"]}
+        assert {k: v["queue"] for k, v in routes.items() if v["enabled"]} == listed
+        assert routes["yl-txsq"]["queue_id"] == str(queue_service_queue_uuid(site, "A"))
+        assert routes["gs-ldnl"]["enabled"] is False
+
+        r = await env.client.put(f"{PREFIX}/matters/yb-ydjy/site-change", headers=env.manager, json={"queue": "A"})
+        assert r.status_code == 200
+        r = await env.client.put(f"{PREFIX}/matters/yl-txsq/site-change", headers=env.manager,
+                                 json={"enabled": False})
+        assert r.status_code == 200
+        await _routes(env, {"yb-ydjy": {"queue": "A", "queue_id": str(queue_service_queue_uuid(site, "A"))},
+                            "yl-txsq": {"enabled": False}}, timeout_s=3.0)
+        await env.client.delete(f"{PREFIX}/matters/yb-ydjy/site-change", headers=env.manager)
+        await _routes(env, {"yb-ydjy": {"queue": "B"}}, timeout_s=3.0)
+
+
+async def test_routes_agree_with_the_queue_service_for_the_same_site(
+        queue_env: QueueEnv, servers: Servers, site: str, tmp_path: Path) -> None:
+    """From one site file, both services give each matter the same queue id (the id scheme has not drifted)."""
+    queue_matters = (await queue_env.client.get("/queue/api/v1/matters")).json()
+    assert queue_matters
+    (tmp_path / "m").mkdir()
+    async with own_database(servers, f"test_{site}_matters") as db, start_matters(servers, site, db,
+                                                                                    tmp_path / "m") as env:
+        routes = await _routes(env)
+        ours = {m["id"]: m for m in (await env.client.get(f"{PREFIX}/matters")).json()}
+    for qm in queue_matters:
+        assert ours[qm["matter_id"]]["queue_id"] == qm["queue_id"], qm
+        assert routes[qm["matter_id"]]["queue_id"] == qm["queue_id"], qm
+        assert ours[qm["matter_id"]]["name"] == qm["name"]

@@ -74,14 +74,17 @@ def nats_child(name: str, config: Path, log: Path, port: int, tier: int) -> Chil
 
 
 def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_url: str, port: int,
-                token_secret: str, seed_file: Path) -> dict[str, str]:
-    return {
+                token_secret: str, seed_file: Path, data_key: str = "") -> dict[str, str]:
+    env = {
         "HALLNET_SITE": site, "HALLNET_SITE_NAME": site_name, "HALLNET_SERVICE": service,
         "NATS_URL": nats_url, "DATABASE_URL": db_url,
         "HALLNET_HTTP_HOST": "127.0.0.1", "HALLNET_HTTP_PORT": str(port),
         "HALLNET_TOKEN_SECRET": token_secret, "HALLNET_SEED_FILE": str(seed_file),
         "HALLNET_ENFORCE_OFFICE_HOURS": "false", "HALLNET_LOG_FORMAT": "json",
     }
+    if data_key:  # the matters service's key for applicant data at rest (per site, from secrets.json)
+        env["HALLNET_MATTERS_DATA_KEY"] = data_key
+    return env
 
 
 # --- the federation ------------------------------------------------------------------------------
@@ -224,7 +227,7 @@ class Federation:
                                   f"{site.id.replace('-', '_')}_{spec.name}")
                 env = service_env(site=site.id, site_name=site.name, service=spec.name, nats_url=site.nats_url,
                                   db_url=db, port=port, token_secret=secrets["sites"][site.id]["token_secret"],
-                                  seed_file=site.config)
+                                  seed_file=site.config, data_key=secrets["sites"][site.id].get("data_key", ""))
                 child = Child(f"{site.id}-{spec.name}", [sys.executable, "-m", f"services.{spec.name}"],
                               self.logs / f"{site.id}-{spec.name}.log", env=env, tier=3, port=port,
                               health_url=f"http://127.0.0.1:{port}/{spec.name}/api/v1/health")

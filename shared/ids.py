@@ -17,3 +17,12 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)
+
+
+# Queues are named by uuid5(QUEUE_NS, "<site>:<prefix>"): every service of a site (queue, matters) agrees on
+# a queue's id from its prefix, and a re-seed keeps the ids. The id scheme is part of the wire contract.
+QUEUE_NS = uuid.UUID("5b0c1f4e-4c5e-4d8e-9b7a-2f3c7a1e9d10")
+
+
+def queue_uuid(site: str, prefix: str) -> uuid.UUID:
+    return uuid.uuid5(QUEUE_NS, f"{site}:{prefix}")

@@ -13,7 +13,6 @@ others disabled) and the hall manager's overrides (enable/disable, queue, a shor
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +26,6 @@ CATALOG_DIR = Path(__file__).with_name("catalog")
 CATEGORIES = ("养老保险", "医疗保险", "生育保险", "工伤保险", "失业保险", "就业创业", "社会保障卡", "劳动关系",
               "社会保险费征缴")
 QUEUE_PATTERN = r"^[A-Z]{1,2}$"
-
-# The queue service names a queue by uuid5(QUEUE_NS, "<site>:<prefix>") (services/queue/seed.py). Services
-# never import each other, so the namespace is repeated here; tests/integration/test_matters_routing.py
-# fails if the two ever disagree.
-QUEUE_NS = uuid.UUID("5b0c1f4e-4c5e-4d8e-9b7a-2f3c7a1e9d10")
-
-
-def queue_uuid(site: str, prefix: str) -> uuid.UUID:
-    return uuid.uuid5(QUEUE_NS, f"{site}:{prefix}")
-
 
 class CatalogError(ValueError):
     """The catalog or a site's change to it is wrong; the message names the entry."""

@@ -19,7 +19,8 @@ import nats.errors
 import nats.js.errors
 from nats.js.api import KeyValueConfig, StorageType
 
-from services.matters.catalog import Matter, queue_uuid
+from services.matters.catalog import Matter
+from shared.ids import queue_uuid
 from shared.logging import get_logger
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.matters import domain as d
-from services.matters.catalog import MaterialSpec, Matter, MatterSpec, queue_uuid
+from services.matters.catalog import MaterialSpec, Matter, MatterSpec
+from shared.ids import queue_uuid
 
 PREFIX = "/matters/api/v1"
 FORM_NAMES = {"original": "原件", "copy": "复印件", "original_and_copy": "原件及复印件"}

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.queue.api import index_router, router
 from services.queue.app import QueueApp
 from services.queue.board import BoardHub, snapshot_loop
+from services.queue.routes import watch_routes
 from services.queue.seed import apply_site_config, load_site_file
 from shared.http import create_app
 from shared.logging import configure_logging, get_logger
@@ -35,6 +36,7 @@ def build_app(settings: Settings) -> FastAPI:
         app.state.runtime, app.state.queue, app.state.board_hub = runtime, queue, hub
         runtime.spawn("board_hub", hub.run)
         runtime.spawn("snapshot", lambda: snapshot_loop(queue, settings.snapshot_interval_s))
+        runtime.spawn("matter_routes", lambda: watch_routes(runtime.db, runtime.bus.js, settings.site))
         try:
             yield
         finally:

@@ -5,7 +5,6 @@ overwrites a password a clerk has since changed."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.queue.domain import OfficeHours, Policy
 from shared.auth import hash_password
-
-QUEUE_NS = uuid.UUID("5b0c1f4e-4c5e-4d8e-9b7a-2f3c7a1e9d10")
-
-
-def queue_uuid(site: str, prefix: str) -> uuid.UUID:
-    """Stable queue ids, so a re-seed or a second process agrees on them."""
-    return uuid.uuid5(QUEUE_NS, f"{site}:{prefix}")
+from shared.ids import queue_uuid
 
 
 class _M(BaseModel):

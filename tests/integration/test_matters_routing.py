@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from services.matters.catalog import load_catalog
-from services.queue.seed import queue_uuid as queue_service_queue_uuid
+from shared.ids import queue_uuid as queue_service_queue_uuid
 from tests.harness import Servers
 from tests.integration.conftest import QueueEnv
 from tests.integration.matters_fixtures import PREFIX, MattersEnv, matters_site_config, own_database, start_matters
@@ -71,3 +71,29 @@ async def test_routes_agree_with_the_queue_service_for_the_same_site(
         assert ours[qm["matter_id"]]["queue_id"] == qm["queue_id"], qm
         assert routes[qm["matter_id"]]["queue_id"] == qm["queue_id"], qm
         assert ours[qm["matter_id"]]["name"] == qm["name"]
+
+
+async def test_queue_service_routes_tickets_by_the_matters_services_bucket(
+        queue_env: QueueEnv, servers: Servers, site: str, tmp_path: Path) -> None:
+    """A manager moves 异地就医备案 to queue A and switches 退休申请 off in the matters service: the kiosk's
+    next tickets follow at once (A-numbers for the one, a clear 404 for the other), with no queue restart."""
+    assert (await queue_env.issue("yb-ydjy"))["number"].startswith("B")
+    (tmp_path / "m").mkdir()
+    async with own_database(servers, f"test_{site}_matters") as db, start_matters(servers, site, db,
+                                                                                    tmp_path / "m") as env:
+        await _routes(env)
+        r = await env.client.put(f"{PREFIX}/matters/yb-ydjy/site-change", headers=env.manager, json={"queue": "A"})
+        assert r.status_code == 200
+        r = await env.client.put(f"{PREFIX}/matters/yl-txsq/site-change", headers=env.manager,
+                                 json={"enabled": False})
+        assert r.status_code == 200
+        for _ in range(100):
+            routed = {m["matter_id"]: m["queue_prefix"]
+                      for m in (await queue_env.client.get("/queue/api/v1/matters")).json()}
+            if routed.get("yb-ydjy") == "A" and "yl-txsq" not in routed:
+                break
+            await asyncio.sleep(0.1)
+        assert routed.get("yb-ydjy") == "A" and "yl-txsq" not in routed
+        assert (await queue_env.issue("yb-ydjy"))["number"] == "A001"
+        r = await queue_env.client.post("/queue/api/v1/tickets", json={"matter_id": "yl-txsq"})
+        assert r.status_code == 404 and r.json()["message"]

@@ -1,0 +1,72 @@
+"""Matter → queue routing learnt from the matters service (事项目录 is theirs): a watcher on the NATS
+key-value bucket ``matter_routes_<site>`` applies every put and delete to ``matter_routes``, so the
+queue never routes from a copy that drifts. The site file's matters are only the start-up default."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import nats.errors
+import nats.js.errors
+
+from shared.logging import get_logger
+
+log = get_logger("queue.routes")
+
+
+def bucket_name(site: str) -> str:
+    return f"matter_routes_{site}"
+
+
+async def apply_route(conn: asyncpg.Connection, key: str, value: bytes | None) -> str:
+    """Apply one bucket entry; return what happened (for the log and the tests)."""
+    if value is None:  # deleted or purged: the matter left the catalog
+        status = await conn.execute("UPDATE matter_routes SET enabled = false WHERE matter_id = $1", key)
+        return "disabled" if status.endswith(" 1") else "ignored"
+    try:
+        route = json.loads(value)
+        queue_id = uuid.UUID(route["queue_id"])
+        name, enabled = str(route["name"]), bool(route.get("enabled", True))
+    except (ValueError, KeyError, TypeError):
+        log.warning("matter_route_unreadable", matter_id=key)
+        return "unreadable"
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM queues WHERE id = $1 AND active)", queue_id):
+        # the matters service names a queue this hall does not run: keep the matter off rather than misroute it
+        await conn.execute("UPDATE matter_routes SET enabled = false WHERE matter_id = $1", key)
+        log.warning("matter_route_unknown_queue", matter_id=key, queue=route.get("queue"))
+        return "unknown_queue"
+    await conn.execute(
+        """INSERT INTO matter_routes (matter_id, name, queue_id, enabled) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (matter_id) DO UPDATE SET name = excluded.name, queue_id = excluded.queue_id,
+               enabled = excluded.enabled""",
+        key, name, queue_id, enabled,
+    )
+    return "enabled" if enabled else "disabled"
+
+
+async def watch_routes(pool: asyncpg.Pool, js: Any, site: str, *, retry_s: float = 2.0) -> None:
+    """Follow the bucket for ever (waiting for it to exist, re-watching after a NATS failure)."""
+    while True:
+        try:
+            kv = await js.key_value(bucket_name(site))
+            watcher = await kv.watchall()
+        except (nats.js.errors.BucketNotFoundError, nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            await asyncio.sleep(retry_s)  # no matters service (yet): the site file's routes stand
+            continue
+        try:
+            async for entry in watcher:
+                if entry is None:  # end of the initial values
+                    continue
+                deleted = entry.operation in ("DEL", "PURGE")
+                async with pool.acquire() as conn:
+                    outcome = await apply_route(conn, entry.key, None if deleted else entry.value)
+                log.debug("matter_route_applied", matter_id=entry.key, outcome=outcome)
+        finally:
+            try:
+                await watcher.stop()
+            except (nats.errors.Error, AttributeError):
+                log.debug("matter_route_watcher_stop_failed")

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from shared.tracing import tracer
@@ -20,9 +21,19 @@ _tracer = tracer("hallnet.sql")
 
 
 def _span(query: str) -> Any:
+    """A client span for one statement, only inside a recording (exported) trace: SQL is the hot path."""
+    if not trace.get_current_span().is_recording():
+        return contextlib.nullcontext(_NO_SPAN)
     op = query.lstrip().split(None, 1)[0].upper() if query.strip() else "SQL"
-    span = _tracer.start_as_current_span(f"sql {op}", kind=SpanKind.CLIENT)
-    return span
+    return _tracer.start_as_current_span(f"sql {op}", kind=SpanKind.CLIENT)
+
+
+class _NoSpan:
+    def set_attribute(self, *_: Any) -> None:
+        return None
+
+
+_NO_SPAN = _NoSpan()
 
 
 class TracedConnection(asyncpg.Connection):  # type: ignore[misc]
@@ -69,7 +80,14 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         init=_init_connection,
         connection_class=TracedConnection,
         command_timeout=30,
+        reset=_no_reset,
     )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset round trip on every release: our code leaves no session state behind
+    (transactions always end, listeners are removed before their connection is released)."""
+    return None
 
 
 async def ensure_database(dsn: str) -> None:

@@ -4,7 +4,6 @@ line and one server span per request, bearer clerk tokens."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import ClerkClaims, InvalidToken, verify_token
 from shared.errors import HallnetError, Unauthorized
@@ -62,24 +61,48 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers=getattr(exc, "headers", None))
 
 
-def install_request_middleware(app: FastAPI, service: str) -> None:
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class ObserveRequests:
+    """One server span and one summary log line per request, as a pure ASGI middleware (Starlette's
+    BaseHTTPMiddleware costs a task group and a body copy per request); an unhandled error becomes a JSON 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        ctx = extract_context(request.headers)
-        route = request.url.path
-        with _tracer.start_as_current_span(f"{request.method} {route}", context=ctx, kind=SpanKind.SERVER) as span:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        route, method = scope["path"], scope["method"]
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+            await send(message)
+
+        with _tracer.start_as_current_span(f"{method} {route}", context=extract_context(headers),
+                                           kind=SpanKind.SERVER) as span:
             try:
-                response = await call_next(request)
+                await self.app(scope, receive, send_wrapper)
             except Exception:
-                log.exception("http_unhandled", method=request.method, path=route)
-                response = JSONResponse(error_body(500, "internal", "服务器内部错误 / internal error"),
-                                        status_code=500)
-            span.set_attribute("http.status_code", response.status_code)
+                log.exception("http_unhandled", method=method, path=route)
+                if response_started:
+                    raise
+                status = 500
+                await JSONResponse(error_body(500, "internal", "服务器内部错误 / internal error"),
+                                   status_code=500)(scope, receive, send)
+            span.set_attribute("http.status_code", status)
         if not route.endswith("/health") and not route.endswith("/stream"):
-            log.info("http_request", method=request.method, path=route, status=response.status_code,
+            log.info("http_request", method=method, path=route, status=status,
                      ms=round((time.perf_counter() - started) * 1000, 2))
-        return response
+
+
+def install_request_middleware(app: FastAPI) -> None:
+    app.add_middleware(ObserveRequests)
 
 
 def create_app(service: str, title: str, version: str, lifespan: Any = None) -> FastAPI:
@@ -92,7 +115,7 @@ def create_app(service: str, title: str, version: str, lifespan: Any = None) -> 
         redoc_url=None,
     )
     install_error_handlers(app)
-    install_request_middleware(app, service)
+    install_request_middleware(app)
     return app
 
 

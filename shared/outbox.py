@@ -21,16 +21,22 @@ log = get_logger("outbox")
 NOTIFY_CHANNEL = "hallnet_outbox"
 
 
-async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope) -> None:
-    """Record events in the caller's transaction; they are published after it commits."""
-    if not events:
+async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope, notify: tuple[str, str] | None = None) -> None:
+    """Record events in the caller's transaction; they are published after it commits. One round trip,
+    which also wakes the relay and, with ``notify=(channel, payload)``, one more listener."""
+    if not events and notify is None:
         return
-    headers = inject_headers({})
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, subject, msg_id, payload, headers) VALUES ($1, $2, $3, $4, $5)",
-        [(e.id, e.subject, e.msg_id, e.to_bytes(), headers) for e in events],
+    channel, payload = notify or (NOTIFY_CHANNEL, "")
+    await conn.execute(
+        f"""WITH ins AS (
+                INSERT INTO outbox (event_id, subject, msg_id, payload, headers)
+                SELECT e, s, m, p, $5::jsonb
+                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS x(e, s, m, p)
+                RETURNING 1)
+            SELECT (SELECT count(*) FROM ins), pg_notify('{NOTIFY_CHANNEL}', ''), pg_notify($6, $7)""",
+        [e.id for e in events], [e.subject for e in events], [e.msg_id for e in events],
+        [e.to_bytes() for e in events], inject_headers({}), channel, payload,
     )
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 async def claim_inbox(conn: asyncpg.Connection, consumer: str, event_id: Any) -> bool:

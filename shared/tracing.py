@@ -10,6 +10,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 _configured = False
 
@@ -19,8 +20,11 @@ def configure_tracing(site: str, service: str, otlp_endpoint: str | None = None)
     global _configured
     if _configured:
         return
+    # Without an exporter nothing is sampled: spans are non-recording (cheap) but still carry trace ids,
+    # so traceparent propagates from HTTP requests into events and on to consumers all the same.
     provider = TracerProvider(
-        resource=Resource.create({"service.name": f"hallnet-{service}", "hallnet.site": site})
+        resource=Resource.create({"service.name": f"hallnet-{service}", "hallnet.site": site}),
+        sampler=ParentBased(ALWAYS_ON) if otlp_endpoint else ALWAYS_OFF,
     )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -72,12 +72,13 @@ class CalendarDayIn(_In):
     note: str | None = Field(None, max_length=100)
 
 
-def app_of(request: Request) -> MattersApp:
+# async on purpose: a plain def dependency runs in FastAPI's thread pool on every request
+async def app_of(request: Request) -> MattersApp:
     return request.app.state.matters  # type: ignore[no-any-return]
 
 
-def clerk(request: Request) -> ClerkClaims:
-    s = app_of(request).settings
+async def clerk(request: Request) -> ClerkClaims:
+    s = request.app.state.matters.settings
     return bearer_claims(request, s.token_secret, s.site)
 
 

@@ -46,17 +46,18 @@ class TransferIn(_In):
     to_window_no: int | None = Field(None, gt=0)
 
 
-def app_of(request: Request) -> QueueApp:
+# Dependencies are async on purpose: a plain def would run in FastAPI's thread pool on every request.
+async def app_of(request: Request) -> QueueApp:
     return request.app.state.queue  # type: ignore[no-any-return]
 
 
-def clerk(request: Request) -> ClerkClaims:
-    s = app_of(request).settings
+async def clerk(request: Request) -> ClerkClaims:
+    s = request.app.state.queue.settings
     return bearer_claims(request, s.token_secret, s.site)
 
 
-def optional_clerk(request: Request) -> ClerkClaims | None:
-    return clerk(request) if request.headers.get("authorization") else None
+async def optional_clerk(request: Request) -> ClerkClaims | None:
+    return await clerk(request) if request.headers.get("authorization") else None
 
 
 App = Annotated[QueueApp, Depends(app_of)]
@@ -91,7 +92,8 @@ async def list_windows(app: App) -> list[dict[str, Any]]:
 @router.post("/tickets", status_code=201)
 async def issue_ticket(body: IssueIn, app: App, request: Request) -> dict[str, Any]:
     return await app.issue(matter_id=body.matter_id, queue_id=body.queue_id, priority=body.priority,
-                           channel=body.channel, appointment_at=body.appointment_at, staff=optional_clerk(request))
+                           channel=body.channel, appointment_at=body.appointment_at,
+                           staff=await optional_clerk(request))
 
 
 @router.get("/tickets/{ticket_id}")
@@ -173,7 +175,7 @@ index_router = APIRouter()
 
 @index_router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def index(request: Request) -> str:
-    s = app_of(request).settings
+    s = request.app.state.queue.settings
     links = [("叫号屏数据 / board", f"{PREFIX}/board"), ("实时推送 / board stream", f"{PREFIX}/board/stream"),
              ("队列 / queues", f"{PREFIX}/queues"), ("事项 / matters", f"{PREFIX}/matters"),
              ("窗口 / windows", f"{PREFIX}/windows"), ("接口文档 / API docs", "/queue/docs")]

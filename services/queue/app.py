@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from services.queue import domain as d
-from services.queue.store import QueueStore
+from services.queue.store import BOARD_CHANNEL, QueueStore
 from shared import errors
 from shared.auth import ClerkClaims, issue_token, verify_password
 from shared.clock import now as clock_now
@@ -63,8 +63,7 @@ class QueueApp:
         return make_event(self.site, data, occurred_at=at)
 
     async def _emit(self, conn: asyncpg.Connection, at: datetime, *data: EventData, payload: str = "") -> None:
-        await add_to_outbox(conn, *(self._event(x, at) for x in data))
-        await conn.execute("SELECT pg_notify($1, $2)", "hallnet_queue_board", payload)
+        await add_to_outbox(conn, *(self._event(x, at) for x in data), notify=(BOARD_CHANNEL, payload))
 
     async def _queue(self, conn: asyncpg.Connection, queue_id: uuid.UUID) -> asyncpg.Record:
         q = self._queues.get(queue_id)

@@ -619,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.queue_bench", description=__doc__.split("\n")[0])
     ap.add_argument("--fsync", choices=["on", "off", "both"], default="on",
                     help="PostgreSQL durability: on (default, as hallnet up runs it), off (fast=True) or both")
-    ap.add_argument("--client", choices=["httpx", "raw", "both"], default="httpx",
+    ap.add_argument("--client", choices=["httpx", "raw", "both"], default="raw",
                     help="load generator: one httpx.AsyncClient (default) or a minimal asyncio-streams client")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per setting, each on a fresh stack (2 or more show the spread)")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.queue.app import QueueApp
@@ -89,16 +89,21 @@ async def list_windows(app: App) -> list[dict[str, Any]]:
     return (await board_view(app))["windows"]
 
 
-@router.post("/tickets", status_code=201)
-async def issue_ticket(body: IssueIn, app: App, request: Request) -> dict[str, Any]:
-    return await app.issue(matter_id=body.matter_id, queue_id=body.queue_id, priority=body.priority,
-                           channel=body.channel, appointment_at=body.appointment_at,
-                           staff=await optional_clerk(request))
+def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    """Hot paths answer plain JSON-ready dicts directly (no response-model pass, no jsonable_encoder)."""
+    return JSONResponse(body, status_code=status)
 
 
-@router.get("/tickets/{ticket_id}")
-async def get_ticket(ticket_id: uuid.UUID, app: App) -> dict[str, Any]:
-    return await app.get_ticket(ticket_id)
+@router.post("/tickets", status_code=201, response_model=None)
+async def issue_ticket(body: IssueIn, app: App, request: Request) -> JSONResponse:
+    return _json(await app.issue(matter_id=body.matter_id, queue_id=body.queue_id, priority=body.priority,
+                                 channel=body.channel, appointment_at=body.appointment_at,
+                                 staff=await optional_clerk(request)), 201)
+
+
+@router.get("/tickets/{ticket_id}", response_model=None)
+async def get_ticket(ticket_id: uuid.UUID, app: App) -> JSONResponse:
+    return _json(await app.get_ticket(ticket_id))
 
 
 @router.post("/windows/{no}/sign-in")
@@ -124,12 +129,12 @@ async def resume(no: int, app: App, claims: Clerk, body: ReasonIn | None = Body(
 @router.post("/windows/{no}/call-next", responses={204: {"description": "nobody is waiting"}})
 async def call_next(no: int, app: App, claims: Clerk) -> Any:
     ticket = await app.call_next(claims, no)
-    return ticket if ticket is not None else Response(status_code=204)
+    return _json(ticket) if ticket is not None else Response(status_code=204)
 
 
 def _action(name: str) -> Any:
-    async def handler(ticket_id: uuid.UUID, app: App, claims: Clerk) -> dict[str, Any]:
-        return await app.act(claims, ticket_id, name)
+    async def handler(ticket_id: uuid.UUID, app: App, claims: Clerk) -> JSONResponse:
+        return _json(await app.act(claims, ticket_id, name))
 
     handler.__name__ = f"ticket_{name}"
     return handler
@@ -137,7 +142,7 @@ def _action(name: str) -> Any:
 
 for _path, _name in [("recall", "recall"), ("start", "start"), ("complete", "complete"),
                      ("no-show", "no_show"), ("requeue", "requeue")]:
-    router.add_api_route(f"/tickets/{{ticket_id}}/{_path}", _action(_name), methods=["POST"])
+    router.add_api_route(f"/tickets/{{ticket_id}}/{_path}", _action(_name), methods=["POST"], response_model=None)
 
 
 @router.post("/tickets/{ticket_id}/transfer")

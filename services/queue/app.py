@@ -4,6 +4,7 @@ all in one transaction."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -252,7 +253,7 @@ class QueueApp:
             waited = int((now - t["issued_at"]).total_seconds())
             await self._emit(conn, now, ev.TicketCalled(
                 ticket_id=t["id"], number=t["number"], queue_id=t["queue_id"], window_no=window_no,
-                staff_id=claims.staff_id, call_no=1, waited_s=max(0, waited)), payload=f"call:{t['id']}")
+                staff_id=claims.staff_id, call_no=1, waited_s=max(0, waited)), payload=call_payload(t))
             return await self.present(conn, t, now)
 
     async def _ticket_at_window(self, conn: asyncpg.Connection, claims: ClerkClaims, ticket_id: uuid.UUID,
@@ -288,7 +289,7 @@ class QueueApp:
         waited = max(0, int((t["first_called_at"] - t["issued_at"]).total_seconds()))
         return t, [ev.TicketCalled(ticket_id=t["id"], number=t["number"], queue_id=t["queue_id"],
                                    window_no=claims.window_no, staff_id=claims.staff_id, call_no=t["call_no"],
-                                   waited_s=waited)], f"call:{t['id']}"
+                                   waited_s=waited)], call_payload(t)
 
     async def _start(self, conn, claims, ticket_id, now, policy):  # type: ignore[no-untyped-def]
         t = await self._ticket_at_window(conn, claims, ticket_id, frozenset({d.Status.CALLED}), "开始办理")
@@ -346,6 +347,12 @@ class QueueApp:
         t = await self._ticket_at_window(conn, claims, ticket_id, allowed, "取消")
         t = await self.store.update_ticket(conn, t["id"], status="cancelled", finished_at=now)
         return t, [ev.TicketCancelled(ticket_id=t["id"], reason=reason or "cancelled")], ""
+
+
+def call_payload(t: asyncpg.Record) -> str:
+    """The board's ``call`` event as of this very call (the voice queue must not read a later state)."""
+    return "call:" + json.dumps({"ticket_id": str(t["id"]), "number": t["number"], "window_no": t["window_no"],
+                                 "call_no": t["call_no"], "called_at": _iso(t["called_at"])}, ensure_ascii=False)
 
 
 def _iso(dt: datetime | None) -> str | None:

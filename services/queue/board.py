@@ -120,19 +120,8 @@ class BoardHub:
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload.startswith("call:"):
-            asyncio.get_running_loop().create_task(self._announce(payload[5:]))
+            self._broadcast("call", json.loads(payload[5:]))
         self._dirty.set()
-
-    async def _announce(self, ticket_id: str) -> None:
-        if not self._clients:
-            return
-        import uuid
-
-        async with self.app.pool.acquire() as conn:
-            t = await self.app.store.ticket(conn, uuid.UUID(ticket_id))
-        if t is not None:
-            self._broadcast("call", {"ticket_id": ticket_id, "number": t["number"], "window_no": t["window_no"],
-                                     "call_no": t["call_no"], "called_at": _iso(t["called_at"])})
 
     def _broadcast(self, event: str, data: dict[str, Any]) -> None:
         text = json.dumps(data, ensure_ascii=False)

@@ -75,3 +75,21 @@ def start_servers() -> Iterator[Servers]:
         parts = up.urlsplit(pg_url)
         admin = up.urlunsplit(parts._replace(path="/postgres"))
         yield Servers(pg_admin_url=admin, nats_url=nats_url, kind=kind, nats=nats_proc)
+
+
+async def wait_healthy(url: str, service: str, proc: Any, timeout_s: float = 30.0) -> None:
+    """Wait until a service process answers ``GET <url>/<service>/api/v1/health`` (fail fast if it exits)."""
+    import asyncio
+
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        for _ in range(int(timeout_s * 10)):
+            assert proc.poll() is None, f"{service} service exited"
+            try:
+                if (await client.get(f"{url}/{service}/api/v1/health", timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{service} service not healthy")

@@ -3,7 +3,6 @@ moves. Test modules wrap ``start_matters`` in a fixture of their own."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -29,6 +28,7 @@ from services.matters.settings import MattersSettings
 from shared.auth import ClerkClaims, issue_token
 from shared.events.base import Envelope
 from tests.harness import Servers
+from tests.harness import wait_healthy as harness_wait_healthy
 from tests.integration.conftest import read_stream, site_config
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -172,16 +172,7 @@ def start_matters_process(settings: MattersSettings, port: int, log: Path) -> su
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(int(timeout_s * 10)):
-            assert proc.poll() is None, "matters service exited"
-            try:
-                if (await client.get(f"{url}{PREFIX}/health", timeout=1)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("matters service not healthy")
+    await harness_wait_healthy(url, "matters", proc, timeout_s)
 
 
 @contextlib.asynccontextmanager

@@ -20,7 +20,7 @@ from shared.events.base import make_event
 from shared.events.queue import TicketCancelled
 from shared.outbox import OutboxRelay, add_to_outbox
 from shared.settings import site_stream_name
-from tests.harness import Servers
+from tests.harness import Servers, wait_healthy
 from tests.integration.conftest import read_stream, site_config
 
 
@@ -34,19 +34,6 @@ def _start_queue_process(site: str, database_url: str, nats_url: str, seed: Path
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-async def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(int(timeout_s * 10)):
-            assert proc.poll() is None, "queue service exited"
-            try:
-                if (await client.get(f"{url}/queue/api/v1/health", timeout=1)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("queue service not healthy")
-
-
 async def test_event_survives_a_kill_between_commit_and_publish(database_url: str, site: str,
                                                                 tmp_path: Path) -> None:
     """The service is killed after the ticket is committed but before the event could be published:
@@ -58,7 +45,7 @@ async def test_event_survives_a_kill_between_commit_and_publish(database_url: st
     url = f"http://127.0.0.1:{port}"
     proc = _start_queue_process(site, database_url, nats_server.url, seed, port, tmp_path / "q.log")
     try:
-        await _wait_healthy(url, proc)
+        await wait_healthy(url, "queue", proc)
         nats_server.stop()  # NATS goes away: the relay cannot publish (nats-py buffers in memory)
         async with httpx.AsyncClient() as client:
             r = await client.post(f"{url}/queue/api/v1/tickets", json={"matter_id": "yl-txsq"}, timeout=10)
@@ -73,7 +60,7 @@ async def test_event_survives_a_kill_between_commit_and_publish(database_url: st
             before = [e for e in await read_stream(nc, site, timeout_s=0.5) if e.data.get("ticket_id") == ticket_id]
             assert before == []  # really not published before the kill
             proc = _start_queue_process(site, database_url, nats_server.url, seed, port, tmp_path / "q.log")
-            await _wait_healthy(url, proc)
+            await wait_healthy(url, "queue", proc)
             events = await read_stream(nc, site, expect=1, types=("queue.ticket.issued",))
             await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
             events = await read_stream(nc, site, types=("queue.ticket.issued",))

@@ -35,9 +35,11 @@ async def apply_route(conn: asyncpg.Connection, key: str, value: bytes | None) -
         log.warning("matter_route_unreadable", matter_id=key)
         return "unreadable"
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM queues WHERE id = $1 AND active)", queue_id):
-        # the matters service names a queue this hall does not run: keep the matter off rather than misroute it
+        # a queue this hall does not run: keep the matter off rather than misroute it (and say so if it
+        # was meant to be on; catalog matters the site has switched off are expected to name such queues)
         await conn.execute("UPDATE matter_routes SET enabled = false WHERE matter_id = $1", key)
-        log.warning("matter_route_unknown_queue", matter_id=key, queue=route.get("queue"))
+        if enabled:
+            log.warning("matter_route_unknown_queue", matter_id=key, queue=route.get("queue"))
         return "unknown_queue"
     await conn.execute(
         """INSERT INTO matter_routes (matter_id, name, queue_id, enabled) VALUES ($1, $2, $3, $4)

@@ -97,3 +97,16 @@ async def test_queue_service_routes_tickets_by_the_matters_services_bucket(
         assert (await queue_env.issue("yb-ydjy"))["number"] == "A001"
         r = await queue_env.client.post("/queue/api/v1/tickets", json={"matter_id": "yl-txsq"})
         assert r.status_code == 404 and r.json()["message"]
+
+
+async def test_a_route_to_a_queue_the_hall_does_not_run_keeps_the_matter_off(queue_env: QueueEnv) -> None:
+    """A bucket entry naming an unknown queue switches the matter off instead of misrouting tickets."""
+    from services.queue.routes import apply_route
+
+    bogus = json.dumps({"matter_id": "yl-txsq", "name": "企业职工退休申请", "queue": "Z",
+                        "queue_id": "00000000-0000-0000-0000-000000000001", "enabled": True}).encode()
+    async with queue_env.app.pool.acquire() as conn:
+        assert await apply_route(conn, "yl-txsq", bogus) == "unknown_queue"
+        assert await apply_route(conn, "yl-txsq", b"not json") == "unreadable"
+    r = await queue_env.client.post("/queue/api/v1/tickets", json={"matter_id": "yl-txsq"})
+    assert r.status_code == 404

@@ -208,7 +208,8 @@ class EmbeddedPostgres:
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            r = subprocess.run([str(postgres_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            r = subprocess.run([str(postgres_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port),
+                                "-U", "postgres", "-d", "postgres"],
                                capture_output=True)
             if r.returncode == 0:
                 return

@@ -228,8 +228,15 @@ def build_site(spec: SiteSpec) -> dict[str, Any]:
         "matters": matters,
         "windows": windows,
         "staff": [{"staff_id": c.staff_id, "name": c.name, "password": f"{c.staff_id}pw",
-                   "roles": [[n, r] for n, r in c.roles]} for c in clerks],
+                   "roles": [[n, r] for n, r in c.roles]} for c in clerks]
+        + [_hall_manager(clerks[0].staff_id[:2])],
     }
+
+
+def _hall_manager(letters: str) -> dict[str, Any]:
+    """The hall's duty manager (值班长): configures windows, staff and matters; serves at no window."""
+    staff_id = f"{letters}9001"
+    return {"staff_id": staff_id, "name": "值班长", "password": f"{staff_id}pw", "roles": [], "manager": True}
 
 
 def dumps(config: dict[str, Any]) -> str:

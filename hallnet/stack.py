@@ -97,6 +97,7 @@ class Site:
     nats_url: str = ""
     services: dict[str, str] = field(default_factory=dict)
     staff: list[dict[str, Any]] = field(default_factory=list)
+    managers: list[dict[str, Any]] = field(default_factory=list)  # 值班长: POST /queue/api/v1/manager/sign-in
 
 
 class Federation:
@@ -236,6 +237,8 @@ class Federation:
             config = json.loads(site.config.read_text(encoding="utf-8"))
             site.staff = [{"staff_id": st["staff_id"], "password": st["password"], "window_no": no}
                           for st in config["staff"] for no, role in st["roles"] if role == "A"]
+            site.managers = [{"staff_id": st["staff_id"], "password": st["password"]}
+                             for st in config["staff"] if st.get("manager")]
         await asyncio.gather(*(wait_healthy(c) for c in started))
 
     async def _ensure_central_stream(self) -> None:
@@ -256,7 +259,8 @@ class Federation:
                         "js_domain": None if self.external_nats else natsconf.CENTRAL_DOMAIN},
             "sites": [{"id": s.id, "name": s.name, "nats_url": s.nats_url,
                        "entry": f"{s.services['queue']}/" if "queue" in s.services else None,
-                       "services": s.services, "staff": s.staff, "config": str(s.config)} for s in self.sites],
+                       "services": s.services, "staff": s.staff, "managers": s.managers,
+                       "config": str(s.config)} for s in self.sites],
             **self._process_doc(),
             "state_dir": str(self.state_dir),
         }

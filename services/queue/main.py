@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from services.queue import admin
 from services.queue.api import index_router, router
 from services.queue.app import QueueApp
 from services.queue.board import BoardHub, snapshot_loop
@@ -44,6 +45,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = create_app("queue", "hallnet queue service (排队叫号)", settings.version, lifespan=lifespan)
     app.include_router(router)
+    app.include_router(admin.router)
     app.include_router(index_router)
     return app
 

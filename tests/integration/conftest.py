@@ -37,7 +37,8 @@ def site_config(site: str, windows: int = 4) -> dict[str, Any]:
                     for k in range(1, windows + 1)],
         "staff": [{"staff_id": f"s{k:03d}", "name": f"职员{k}", "password": PASSWORD,
                    "roles": [[k, "A"]] + ([[k + 1, "B"]] if k < windows else [])}
-                  for k in range(1, windows + 1)],
+                  for k in range(1, windows + 1)]
+                 + [{"staff_id": "m001", "name": "值班长", "password": PASSWORD, "manager": True}],
     }
 
 

@@ -43,10 +43,14 @@ def test_zhuzhou_halls_have_the_window_counts_of_the_seed() -> None:
 
 
 def test_hengnan_and_baogai_sizes() -> None:
-    """衡南: 31 windows and 33 clerks; 宝盖镇 station: 2 windows."""
+    """衡南: 31 windows and 33 clerks; 宝盖镇 station: 2 windows; each hall has one duty manager (值班长)."""
     hengnan, baogai = _load("hengnan"), _load("baogai")
-    assert (hengnan["name"], len(hengnan["windows"]), len(hengnan["staff"])) == ("衡南县人社局便民服务大厅", 31, 33)
+    clerks = [s for s in hengnan["staff"] if not s.get("manager")]
+    assert (hengnan["name"], len(hengnan["windows"]), len(clerks)) == ("衡南县人社局便民服务大厅", 31, 33)
     assert (baogai["name"], len(baogai["windows"])) == ("宝盖镇劳动保障服务站", 2)
+    for site in (hengnan, baogai, _load("zhuzhou")):
+        managers = [s for s in site["staff"] if s.get("manager")]
+        assert len(managers) == 1 and managers[0]["roles"] == []
 
 
 @pytest.mark.parametrize("path", SITE_FILES, ids=lambda p: p.stem)

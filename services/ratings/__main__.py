@@ -1,0 +1,3 @@
+from services.ratings.main import main
+
+main()

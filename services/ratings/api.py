@@ -1,0 +1,172 @@
+"""HTTP routes of the ratings service (thin: parse, call the use case, shape the answer).
+
+The rating device (评价器/评价平板) at a window asks for the window's open invitation and submits the citizen's
+rating without a token. A clerk's token is refused: nobody at the window may rate in the citizen's place
+(不得代评、刷评)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.ratings import complaints, stats
+from services.ratings.app import PREFIX, RatingsApp, scale_view
+from shared import errors
+from shared.auth import ClerkClaims
+from shared.http import bearer_claims
+
+router = APIRouter(prefix=PREFIX)
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    level: int
+    indicators: dict[Annotated[str, Field(max_length=24)], int] | None = Field(None, max_length=10)
+    reasons: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=10)
+    text: str | None = Field(None, max_length=2000)
+
+
+# async on purpose: a plain def dependency runs in FastAPI's thread pool on every request
+async def app_of(request: Request) -> RatingsApp:
+    return request.app.state.ratings  # type: ignore[no-any-return]
+
+
+async def staff(request: Request) -> ClerkClaims:
+    s = request.app.state.ratings.settings
+    return bearer_claims(request, s.token_secret, s.site)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str | None = Field(None, max_length=1000)
+
+
+class CloseIn(NoteIn):
+    outcome: Literal["rectified", "explained", "voided", "upheld"] | None = None
+
+
+App = Annotated[RatingsApp, Depends(app_of)]
+Staff = Annotated[ClerkClaims, Depends(staff)]
+
+
+def refuse_clerks(request: Request, app: RatingsApp) -> None:
+    """A request carrying a valid clerk token is refused (403); an invalid one is 401."""
+    if "authorization" not in request.headers:
+        return
+    claims = bearer_claims(request, app.settings.token_secret, app.site)
+    raise errors.Forbidden(f"工作人员不得代为评价 / staff may not rate a service (token of {claims.staff_id})")
+
+
+@router.get("/health")
+async def health(request: Request) -> Any:
+    return await request.app.state.runtime.health()
+
+
+@router.get("/scale")
+async def scale(app: App) -> dict[str, Any]:
+    """The site's scale: levels with labels, sub-indicators (服务效率/服务水平/服务态度), reason tags for 差评."""
+    return scale_view(app.scale)
+
+
+@router.get("/windows/{window_no}/invitation", responses={204: {"description": "nothing to rate now"}})
+async def window_invitation(window_no: int, app: App) -> Any:
+    """The open invitation of the window's latest completed service (within ``ratings_invitation_minutes``)."""
+    found = await app.window_invitation(window_no)
+    return found if found is not None else Response(status_code=204)
+
+
+@router.get("/invitations/{invitation_id}")
+async def get_invitation(invitation_id: uuid.UUID, app: App) -> dict[str, Any]:
+    return await app.get_invitation(invitation_id)
+
+
+@router.post("/invitations/{invitation_id}/rating", status_code=201,
+             responses={409: {"description": "already rated, or expired"}, 403: {"description": "a clerk's token"}})
+async def rate(invitation_id: uuid.UUID, body: RatingIn, request: Request, app: App) -> dict[str, Any]:
+    """The citizen's rating (一次一评 / 一事一评): 201, or 409 when the service was already rated."""
+    refuse_clerks(request, app)
+    return await app.rate(invitation_id, level=body.level, indicators=body.indicators, reasons=body.reasons,
+                          text=body.text)
+
+
+@router.get("/chain/verify")
+async def verify_chain(app: App) -> dict[str, Any]:
+    """Recompute the hash chain: {ok, checked, broken_at} (broken_at: the first chain position that fails)."""
+    return await app.verify_chain()
+
+
+# --- bad-rating follow-up (差评整改) -------------------------------------------------------------------
+@router.get("/complaints")
+async def list_complaints(app: App, claims: Staff, status: str | None = None,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    """Complaints (one per bad rating), the earliest due first."""
+    return await complaints.list_(app, status, limit)
+
+
+@router.get("/complaints/{complaint_id}")
+async def get_complaint(complaint_id: uuid.UUID, app: App, claims: Staff) -> dict[str, Any]:
+    return await complaints.get(app, complaint_id)
+
+
+@router.post("/complaints/{complaint_id}/verify")
+async def verify_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
+                           ) -> dict[str, Any]:
+    """回访核实 (hall manager): the citizen was called back."""
+    return await complaints.act(app, claims, complaint_id, "verify", note=body.note if body else None)
+
+
+@router.post("/complaints/{complaint_id}/rectify")
+async def rectify_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
+                            ) -> dict[str, Any]:
+    """整改: fixed now or by the deadline."""
+    return await complaints.act(app, claims, complaint_id, "rectify", note=body.note if body else None)
+
+
+@router.post("/complaints/{complaint_id}/explain")
+async def explain_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
+                            ) -> dict[str, Any]:
+    """说明: why it cannot be fixed."""
+    return await complaints.act(app, claims, complaint_id, "explain", note=body.note if body else None)
+
+
+@router.post("/complaints/{complaint_id}/appeal")
+async def appeal_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
+                           ) -> dict[str, Any]:
+    """申诉: the rating is claimed to be mistaken or malicious."""
+    return await complaints.act(app, claims, complaint_id, "appeal", note=body.note if body else None)
+
+
+@router.post("/complaints/{complaint_id}/close")
+async def close_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: CloseIn | None = None
+                          ) -> dict[str, Any]:
+    """办结 (hall manager). An appeal closes ``voided`` (the rating is voided by a new chain entry, with the note
+    as reason and the manager as approver) or ``upheld``."""
+    return await complaints.act(app, claims, complaint_id, "close", note=body.note if body else None,
+                                outcome=body.outcome if body else None)
+
+
+# --- statistics ---------------------------------------------------------------------------------------
+GroupBy = Literal["window", "staff", "day"]
+From = Annotated[date, Query(alias="from")]
+
+
+@router.get("/stats")
+async def get_stats(app: App, start: From, to: date, group_by: GroupBy = "window") -> dict[str, Any]:
+    """满意率 (top two levels over standing ratings) and 参评率 (citizen ratings over invitations) per window,
+    clerk or day, for services completed from ``from`` to ``to`` (site days)."""
+    rows = await stats.tallies(app, group_by, start, to)
+    return {"group_by": group_by, "from": start.isoformat(), "to": to.isoformat(), "scale": app.scale.name,
+            "rows": rows}
+
+
+@router.get("/stats.csv", response_class=Response)
+async def get_stats_csv(app: App, start: From, to: date, group_by: GroupBy = "window") -> Response:
+    """The same as CSV (UTF-8 with BOM), for the monthly report."""
+    rows = await stats.tallies(app, group_by, start, to)
+    name = f"ratings-{app.site}-{group_by}-{start.isoformat()}-{to.isoformat()}.csv"
+    return Response(stats.as_csv(group_by, rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,208 @@
+"""Use cases of the ratings service: load, decide (domain.py), append to the chain and record the event in
+the outbox, all in one transaction. The citizen's free text stays in this database; events and log lines
+carry ids and levels only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.ratings import complaints
+from services.ratings import domain as d
+from services.ratings.settings import RatingsSettings
+from services.ratings.store import RatingsStore
+from shared import errors
+from shared.clock import iso
+from shared.clock import now as clock_now
+from shared.events import matters as mev
+from shared.events import queue as qev
+from shared.events import ratings as ev
+from shared.events.base import Envelope, EventData, make_event
+from shared.ids import uuid7
+from shared.logging import get_logger
+from shared.outbox import add_to_outbox
+
+log = get_logger("ratings")
+PREFIX = "/ratings/api/v1"
+CHANNELS = {"ticket": "onsite", "case": "online"}  # 现场评价 per visit, 网上评价 per matter
+
+
+def as_http_error(exc: d.RatingsError) -> errors.HallnetError:
+    err: errors.HallnetError = (errors.Conflict if exc.kind == "conflict" else errors.Unprocessable)(exc.message)
+    err.code = type(exc).__name__
+    return err
+
+
+def scale_view(scale: d.Scale) -> dict[str, Any]:
+    return {"scale": scale.name,
+            "levels": [{"level": lv, "label": scale.labels[lv]} for lv in scale.levels],
+            "indicators": [{"key": k, "label": v} for k, v in d.INDICATORS.items()],
+            "reasons": [{"key": k, "label": v} for k, v in d.REASONS.items()],
+            "bad_max": scale.bad_max}
+
+
+def invitation_view(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
+    scale = d.scale_of(row["scale"])
+    return {"id": str(row["id"]), "subject": row["subject"], "subject_id": str(row["subject_id"]),
+            "window_no": row["window_no"], "staff_id": row["staff_id"], "matter_id": row["matter_id"],
+            "channel": row["channel"], "completed_at": iso(row["completed_at"].astimezone(tz)),
+            "expires_at": iso(row["expires_at"].astimezone(tz)), "rated": row["rated"], **scale_view(scale)}
+
+
+def rating_view(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
+    return {"id": str(row["id"]), "kind": row["kind"], "invitation_id": str(row["invitation_id"]),
+            "voids": str(row["voids"]) if row["voids"] else None, "subject": row["subject"],
+            "subject_id": str(row["subject_id"]), "window_no": row["window_no"], "staff_id": row["staff_id"],
+            "matter_id": row["matter_id"], "scale": row["scale"], "level": row["level"],
+            "indicators": row["indicators"], "reasons": list(row["reasons"]), "channel": row["channel"],
+            "created_at": iso(row["created_at"].astimezone(tz)), "chain_seq": row["chain_seq"],
+            "chain_hash": row["chain_hash"]}
+
+
+class RatingsApp:
+    def __init__(self, pool: asyncpg.Pool, settings: RatingsSettings, *,
+                 clock: Callable[[], datetime] | None = None, store: RatingsStore | None = None) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.site = settings.site
+        self.tz = settings.tz
+        self.scale = d.scale_of(settings.ratings_scale)
+        self.store = store or RatingsStore()
+        self._clock = clock or (lambda: clock_now(self.tz))
+
+    def now(self) -> datetime:
+        return self._clock().astimezone(self.tz)
+
+    def event(self, data: EventData, at: datetime) -> Envelope:
+        return make_event(self.site, data, occurred_at=at)
+
+    # --- events from the queue and matters services ----------------------------------------------------
+    async def on_event(self, conn: asyncpg.Connection, env: Envelope) -> None:
+        """Consumer handler (inside the inbox's transaction): a completed service opens its invitation."""
+        data = env.typed()
+        if isinstance(data, qev.TicketCompleted):
+            await self._invite(conn, "ticket", data.ticket_id, data.window_no, data.staff_id, data.matter_id,
+                               env.occurred_at)
+        elif isinstance(data, mev.CaseAccepted):
+            await self.store.remember_case(conn, data.case_id, data.matter_id, data.window_no, data.staff_id,
+                                           env.occurred_at)
+        elif isinstance(data, mev.CaseCompleted):
+            facts = await self.store.case_facts(conn, data.case_id)
+            await self._invite(conn, "case", data.case_id, facts["window_no"] if facts else None,
+                               facts["staff_id"] if facts else None, facts["matter_id"] if facts else None,
+                               env.occurred_at)
+
+    async def _invite(self, conn: asyncpg.Connection, subject: str, subject_id: uuid.UUID, window_no: int | None,
+                      staff_id: str | None, matter_id: str | None, completed_at: datetime) -> None:
+        new = await self.store.open_invitation(conn, {
+            "id": uuid7(), "subject": subject, "subject_id": subject_id, "window_no": window_no,
+            "staff_id": staff_id, "matter_id": matter_id, "scale": self.scale.name, "channel": CHANNELS[subject],
+            "completed_at": completed_at,
+            "expires_at": completed_at + timedelta(seconds=self.settings.ratings_expiry_s)})
+        log.info("invitation_opened" if new else "invitation_exists", subject=subject, subject_id=str(subject_id),
+                 window_no=window_no)
+
+    # --- reading -------------------------------------------------------------------------------------
+    async def window_invitation(self, window_no: int) -> dict[str, Any] | None:
+        """The open invitation of the window's latest completed service, or None (nothing to rate)."""
+        now = self.now()
+        since = now - timedelta(minutes=self.settings.ratings_invitation_minutes)
+        async with self.pool.acquire() as conn:
+            row = await self.store.latest_window_invitation(conn, window_no, since)
+        if row is None or row["rated"] or row["expires_at"] <= now:
+            return None
+        return invitation_view(row, self.tz)
+
+    async def get_invitation(self, invitation_id: uuid.UUID) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            row = await self.store.invitation(conn, invitation_id)
+        if row is None:
+            raise errors.NotFound(f"没有该评价邀请 / no invitation {invitation_id}")
+        return invitation_view(row, self.tz)
+
+    # --- rating --------------------------------------------------------------------------------------
+    async def append(self, conn: asyncpg.Connection, entry: dict[str, Any]) -> asyncpg.Record:
+        """Chain one entry after the head (whose lock the transaction already holds)."""
+        seq, prev = await self.store.lock_head(conn)
+        entry = {**entry, "chain_seq": seq + 1, "prev_hash": prev}
+        entry["chain_hash"] = d.chain_hash(prev, {**entry, "rating_id": entry["id"]})
+        return await self.store.append(conn, entry)
+
+    async def rate(self, invitation_id: uuid.UUID, *, level: int, indicators: dict[str, int] | None,
+                   reasons: Sequence[str] | None, text: str | None) -> dict[str, Any]:
+        now = self.now()
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    # the head's lock serialises entries; read the invitation after it, so a rating committed
+                    # while we waited is seen (the unique index is the backstop)
+                    await self.store.lock_head(conn)
+                    inv = await self.store.invitation(conn, invitation_id)
+                    if inv is None:
+                        raise errors.NotFound(f"没有该评价邀请 / no invitation {invitation_id}")
+                    scale = d.scale_of(inv["scale"])
+                    d.check_open(rated=inv["rated"], expires_at=inv["expires_at"], now=now)
+                    inds, tags, cleaned = d.check_rating(scale, level, indicators, reasons, text)
+                    row = await self.append(conn, {
+                        "id": uuid7(), "kind": "submitted", "invitation_id": inv["id"], "voids": None,
+                        "subject": inv["subject"], "subject_id": inv["subject_id"], "window_no": inv["window_no"],
+                        "staff_id": inv["staff_id"], "matter_id": inv["matter_id"], "scale": scale.name,
+                        "level": level, "indicators": inds, "reasons": tags, "text": cleaned,
+                        "channel": inv["channel"], "void_reason": None, "approved_by": None, "created_at": now})
+                    events: list[EventData] = [ev.RatingSubmitted(
+                        rating_id=row["id"], subject=row["subject"], subject_id=row["subject_id"],
+                        window_no=row["window_no"], staff_id=row["staff_id"], matter_id=row["matter_id"],
+                        scale=row["scale"], level=level, indicators=inds, channel=row["channel"],
+                        chain_seq=row["chain_seq"], chain_hash=row["chain_hash"])]
+                    if scale.is_bad(level):  # 差评: followed up, in the same transaction
+                        events.append(await complaints.open_complaint(self, conn, row, now))
+                    await add_to_outbox(conn, *(self.event(x, now) for x in events))
+            except d.RatingsError as exc:
+                raise as_http_error(exc) from exc
+            except asyncpg.UniqueViolationError as exc:
+                raise errors.Conflict("该次服务已评价 / this service has already been rated") from exc
+        log.info("rating_submitted", rating_id=str(row["id"]), level=level, window_no=row["window_no"],
+                 chain_seq=row["chain_seq"])
+        return rating_view(row, self.tz)
+
+    # --- expiry --------------------------------------------------------------------------------------
+    async def default_expired(self, limit: int = 200) -> int:
+        """Count invitations not rated in time as the scale's default level, each exactly once (the
+        unique index and the outbox row commit together). Returns how many were defaulted now."""
+        now = self.now()
+        done = 0
+        async with self.pool.acquire() as conn:
+            if not await self.store.expired_unrated(conn, now, 1, lock=False):
+                return 0  # the usual case: no need to take the chain's lock
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.store.lock_head(conn)
+            for inv in await self.store.expired_unrated(conn, now, limit):
+                scale = d.scale_of(inv["scale"])
+                row = await self.append(conn, {
+                    "id": uuid7(), "kind": "defaulted", "invitation_id": inv["id"], "voids": None,
+                    "subject": inv["subject"], "subject_id": inv["subject_id"], "window_no": inv["window_no"],
+                    "staff_id": inv["staff_id"], "matter_id": inv["matter_id"], "scale": scale.name,
+                    "level": scale.default_level, "indicators": {}, "reasons": [], "text": None,
+                    "channel": inv["channel"], "void_reason": None, "approved_by": None, "created_at": now})
+                await add_to_outbox(conn, self.event(ev.RatingDefaulted(
+                    rating_id=row["id"], subject_id=row["subject_id"], level=row["level"]), now))
+                done += 1
+        if done:
+            log.info("ratings_defaulted", count=done)
+        return done
+
+    # --- tamper evidence -----------------------------------------------------------------------------
+    async def verify_chain(self) -> dict[str, Any]:
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            seq, head = await self.store.head(conn)
+            rows = await self.store.chain(conn)
+        entries = [{**dict(r), "rating_id": r["id"], "reasons": list(r["reasons"])} for r in rows]
+        check = d.verify_chain(entries, head_seq=seq, head_hash=head)
+        if not check.ok:
+            log.error("rating_chain_broken", broken_at=check.broken_at, reason=check.reason)
+        return {"ok": check.ok, "checked": check.checked, "broken_at": check.broken_at, "reason": check.reason,
+                "head_seq": check.head_seq}

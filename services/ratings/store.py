@@ -1,0 +1,138 @@
+"""SQL of the ratings service, one class. Every method runs on the connection it is given, so the use case
+decides the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+RATING_COLUMNS = ("id", "kind", "invitation_id", "voids", "subject", "subject_id", "window_no", "staff_id",
+                  "matter_id", "scale", "level", "indicators", "reasons", "text", "channel", "void_reason",
+                  "approved_by", "created_at", "chain_seq", "prev_hash", "chain_hash")
+
+
+class RatingsStore:
+    # --- what the other services told us -----------------------------------------------------------
+    async def remember_case(self, conn: asyncpg.Connection, case_id: uuid.UUID, matter_id: str,
+                            window_no: int | None, staff_id: str, at: datetime) -> None:
+        await conn.execute(
+            """INSERT INTO case_facts (case_id, matter_id, window_no, staff_id, accepted_at)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO NOTHING""",
+            case_id, matter_id, window_no, staff_id, at)
+
+    async def case_facts(self, conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record | None:
+        return await conn.fetchrow("SELECT * FROM case_facts WHERE case_id = $1", case_id)
+
+    # --- invitations ---------------------------------------------------------------------------------
+    async def open_invitation(self, conn: asyncpg.Connection, inv: dict[str, Any]) -> bool:
+        """True when new; False when the subject already has its invitation (一次一评 / 一事一评)."""
+        status = await conn.execute(
+            """INSERT INTO invitations (id, subject, subject_id, window_no, staff_id, matter_id, scale, channel,
+                   completed_at, expires_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (subject, subject_id) DO NOTHING""",
+            inv["id"], inv["subject"], inv["subject_id"], inv["window_no"], inv["staff_id"], inv["matter_id"],
+            inv["scale"], inv["channel"], inv["completed_at"], inv["expires_at"])
+        return bool(status.endswith(" 1"))
+
+    async def invitation(self, conn: asyncpg.Connection, invitation_id: uuid.UUID) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            """SELECT i.*, EXISTS (SELECT 1 FROM ratings r WHERE r.invitation_id = i.id
+                                   AND r.kind IN ('submitted', 'defaulted')) AS rated
+               FROM invitations i WHERE i.id = $1""", invitation_id)
+
+    async def latest_window_invitation(self, conn: asyncpg.Connection, window_no: int,
+                                       since: datetime) -> asyncpg.Record | None:
+        """The window's latest completed ticket since ``since`` (rated or not)."""
+        return await conn.fetchrow(
+            """SELECT i.*, EXISTS (SELECT 1 FROM ratings r WHERE r.invitation_id = i.id
+                                   AND r.kind IN ('submitted', 'defaulted')) AS rated
+               FROM invitations i
+               WHERE i.subject = 'ticket' AND i.window_no = $1 AND i.completed_at >= $2
+               ORDER BY i.completed_at DESC, i.id DESC LIMIT 1""", window_no, since)
+
+    async def expired_unrated(self, conn: asyncpg.Connection, now: datetime, limit: int, *, lock: bool = True
+                              ) -> list[asyncpg.Record]:
+        """Invitations past their time with no rating, locked (others checking at once skip them)."""
+        return await conn.fetch(
+            """SELECT i.* FROM invitations i
+               WHERE i.expires_at <= $1 AND NOT EXISTS (
+                   SELECT 1 FROM ratings r WHERE r.invitation_id = i.id AND r.kind IN ('submitted', 'defaulted'))
+               ORDER BY i.expires_at LIMIT $2""" + (" FOR UPDATE OF i SKIP LOCKED" if lock else ""), now, limit)
+
+    # --- the chain -----------------------------------------------------------------------------------
+    async def lock_head(self, conn: asyncpg.Connection) -> tuple[int, str]:
+        row = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
+        return int(row["seq"]), str(row["hash"])
+
+    async def head(self, conn: asyncpg.Connection) -> tuple[int, str]:
+        row = await conn.fetchrow("SELECT seq, hash FROM chain_head WHERE id = 1")
+        return int(row["seq"]), str(row["hash"])
+
+    async def append(self, conn: asyncpg.Connection, entry: dict[str, Any]) -> asyncpg.Record:
+        """Insert one chain entry and move the head to it (the caller holds the head's lock)."""
+        cols = ", ".join(RATING_COLUMNS)
+        params = ", ".join(f"${i + 1}" for i in range(len(RATING_COLUMNS)))
+        row = await conn.fetchrow(f"INSERT INTO ratings ({cols}) VALUES ({params}) RETURNING *",
+                                  *[entry.get(c) for c in RATING_COLUMNS])
+        await conn.execute("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1",
+                           entry["chain_seq"], entry["chain_hash"])
+        return row
+
+    async def chain(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch("SELECT * FROM ratings ORDER BY chain_seq")
+
+    async def rating(self, conn: asyncpg.Connection, rating_id: uuid.UUID) -> asyncpg.Record | None:
+        return await conn.fetchrow("SELECT * FROM ratings WHERE id = $1", rating_id)
+
+    # --- complaints (差评整改) -------------------------------------------------------------------------
+    async def insert_complaint(self, conn: asyncpg.Connection, c: dict[str, Any]) -> asyncpg.Record:
+        return await conn.fetchrow(
+            """INSERT INTO complaints (id, rating_id, window_no, staff_id, level, status, due_at, opened_at,
+                   updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7) RETURNING *""",
+            c["id"], c["rating_id"], c["window_no"], c["staff_id"], c["level"], c["due_at"], c["opened_at"])
+
+    async def complaint(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, lock: bool = False
+                        ) -> asyncpg.Record | None:
+        return await conn.fetchrow("SELECT * FROM complaints WHERE id = $1" + (" FOR UPDATE" if lock else ""),
+                                   complaint_id)
+
+    async def complaints(self, conn: asyncpg.Connection, status: str | None, limit: int) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            """SELECT * FROM complaints WHERE ($1::text IS NULL OR status = $1)
+               ORDER BY due_at, id LIMIT $2""", status, limit)
+
+    async def move_complaint(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, status: str,
+                             outcome: str | None, at: datetime) -> asyncpg.Record:
+        return await conn.fetchrow(
+            """UPDATE complaints SET status = $2, outcome = coalesce($3, outcome), updated_at = $4
+               WHERE id = $1 RETURNING *""", complaint_id, status, outcome, at)
+
+    async def log_complaint(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, action: str, staff_id: str,
+                            note: str | None, at: datetime) -> None:
+        await conn.execute(
+            "INSERT INTO complaint_log (complaint_id, action, staff_id, note, at) VALUES ($1, $2, $3, $4, $5)",
+            complaint_id, action, staff_id, note, at)
+
+    async def complaint_log(self, conn: asyncpg.Connection, complaint_id: uuid.UUID) -> list[asyncpg.Record]:
+        return await conn.fetch("SELECT * FROM complaint_log WHERE complaint_id = $1 ORDER BY id", complaint_id)
+
+    # --- statistics ------------------------------------------------------------------------------------
+    async def tallies(self, conn: asyncpg.Connection, key_sql: str, tz: str, start: Any, end: Any,
+                      scales: list[str], satisfied_min: list[int]) -> list[asyncpg.Record]:
+        """Counts per group of the invitations completed on days ``start``..``end`` (site time)."""
+        return await conn.fetch(
+            f"""SELECT {key_sql} AS key, count(*) AS invitations,
+                   count(r.id) FILTER (WHERE r.kind = 'submitted' AND v.id IS NULL) AS submitted,
+                   count(r.id) FILTER (WHERE r.kind = 'defaulted' AND v.id IS NULL) AS defaulted,
+                   count(r.id) FILTER (WHERE v.id IS NOT NULL) AS voided,
+                   count(r.id) FILTER (WHERE v.id IS NULL AND r.level >= (
+                       SELECT m FROM unnest($4::text[], $5::int[]) AS s(n, m) WHERE n = r.scale)) AS satisfied
+                FROM invitations i
+                LEFT JOIN ratings r ON r.invitation_id = i.id AND r.kind IN ('submitted', 'defaulted')
+                LEFT JOIN ratings v ON v.voids = r.id AND v.kind = 'voided'
+                WHERE (i.completed_at AT TIME ZONE $1)::date BETWEEN $2 AND $3
+                GROUP BY 1 ORDER BY 1""",  # noqa: S608  (key_sql is one of three constants, stats.GROUPS)
+            tz, start, end, scales, satisfied_min)

@@ -1,0 +1,170 @@
+"""Pure rules of the ratings service (``services/ratings/domain.py``): scales, the submission check, the open
+check and the hash chain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.ratings import domain as d
+
+NAT = d.SCALES["national5"]
+SEEDS = d.SCALES["seeds4"]
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def test_scales_are_highest_best_with_their_defaults() -> None:
+    """National: 5 非常满意 … 1 非常不满意, default 基本满意 (3); the seeds' four levels default to 一般."""
+    assert NAT.levels == [5, 4, 3, 2, 1] and NAT.labels[5] == "非常满意" and NAT.labels[1] == "非常不满意"
+    assert NAT.labels[NAT.default_level] == "基本满意" and NAT.satisfied_min == 4
+    assert [SEEDS.labels[lv] for lv in SEEDS.levels] == ["非常满意", "满意", "一般", "不满意"]
+    assert SEEDS.labels[SEEDS.default_level] == "一般"
+
+
+def test_bad_ratings_are_the_two_lowest_national_levels() -> None:
+    """差评 on the national scale is 不满意 or 非常不满意; on the seeds' scale 不满意."""
+    assert [lv for lv in NAT.levels if NAT.is_bad(lv)] == [2, 1]
+    assert [lv for lv in SEEDS.levels if SEEDS.is_bad(lv)] == [1]
+
+
+def test_unknown_scale_is_refused() -> None:
+    """A scale name that is not configured raises."""
+    with pytest.raises(ValueError, match="unknown rating scale"):
+        d.scale_of("ten-stars")
+
+
+def test_valid_rating_is_cleaned() -> None:
+    """Indicators are kept, repeated reasons dropped, free text stripped."""
+    inds, tags, text = d.check_rating(NAT, 1, {"attitude": 1, "efficiency": 2}, ["long_wait", "long_wait"], "  慢 ")
+    assert inds == {"attitude": 1, "efficiency": 2} and tags == ["long_wait"] and text == "慢"
+
+
+@pytest.mark.parametrize(("level", "indicators", "reasons", "text", "match"), [
+    (6, None, None, None, "level"),
+    (0, None, None, None, "level"),
+    (5, {"speed": 5}, None, None, "unknown indicator"),
+    (5, {"attitude": 9}, None, None, "indicator attitude"),
+    (2, None, ["rude_clerk"], None, "unknown reason"),
+    (5, None, ["long_wait"], None, "bad rating only"),
+    (1, None, None, "字" * 501, "too long|longer"),
+])
+def test_invalid_ratings_are_refused(level: int, indicators: Any, reasons: Any, text: Any, match: str) -> None:
+    """Levels off the scale, unknown indicators or reasons, reasons on a good rating, long text: refused."""
+    with pytest.raises(d.InvalidRating, match=match):
+        d.check_rating(NAT, level, indicators, reasons, text)
+
+
+def test_seeds_scale_has_no_level_five() -> None:
+    """On the four-level scale 5 is not a level."""
+    with pytest.raises(d.InvalidRating):
+        d.check_rating(SEEDS, 5, None, None, None)
+
+
+def test_open_check() -> None:
+    """A rated invitation is a conflict; an expired one too; otherwise it may be rated."""
+    d.check_open(rated=False, expires_at=T0 + timedelta(days=7), now=T0)
+    with pytest.raises(d.AlreadyRated):
+        d.check_open(rated=True, expires_at=T0 + timedelta(days=7), now=T0)
+    with pytest.raises(d.InvitationExpired):
+        d.check_open(rated=False, expires_at=T0, now=T0)
+
+
+def _chain(n: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    prev = d.GENESIS
+    for i in range(1, n + 1):
+        e: dict[str, Any] = {"chain_seq": i, "rating_id": uuid.uuid4(), "kind": "submitted",
+                             "invitation_id": uuid.uuid4(), "subject": "ticket", "subject_id": uuid.uuid4(),
+                             "window_no": 3, "staff_id": "s003", "matter_id": "yl-txsq", "scale": "national5",
+                             "level": 5, "indicators": {"attitude": 5}, "reasons": [], "text": None,
+                             "channel": "onsite", "created_at": T0 + timedelta(minutes=i), "prev_hash": prev}
+        e["chain_hash"] = d.chain_hash(prev, e)
+        prev = e["chain_hash"]
+        out.append(e)
+    return out
+
+
+def test_canonical_json_is_stable() -> None:
+    """Key order and time zone do not change the canonical form; a field's value does."""
+    e = _chain(1)[0]
+    shuffled = dict(reversed(list(e.items())))
+    shuffled["created_at"] = e["created_at"].astimezone(ZoneInfo("Asia/Shanghai"))
+    assert d.canonical(shuffled) == d.canonical(e)
+    assert d.canonical({**e, "level": 4}) != d.canonical(e)
+
+
+def test_intact_chain_verifies() -> None:
+    """An untouched chain checks out entirely; an empty chain too."""
+    chain = _chain(4)
+    check = d.verify_chain(chain, head_seq=4, head_hash=chain[-1]["chain_hash"])
+    assert (check.ok, check.checked, check.broken_at) == (True, 4, None)
+    assert d.verify_chain([], head_seq=0, head_hash=d.GENESIS).ok
+
+
+def test_edited_entry_is_found() -> None:
+    """Changing a level in entry 3 breaks the chain at 3."""
+    chain = _chain(5)
+    chain[2] = {**chain[2], "level": 1}
+    check = d.verify_chain(chain, head_seq=5, head_hash=chain[-1]["chain_hash"])
+    assert (check.ok, check.checked, check.broken_at) == (False, 2, 3)
+
+
+def test_edited_and_rehashed_entry_is_found_by_the_next_link() -> None:
+    """A forger who also recomputes entry 2's hash breaks the link from entry 3."""
+    chain = _chain(4)
+    forged = {**chain[1], "level": 1}
+    forged["chain_hash"] = d.chain_hash(forged["prev_hash"], forged)
+    chain[1] = forged
+    check = d.verify_chain(chain, head_seq=4, head_hash=chain[-1]["chain_hash"])
+    assert (check.ok, check.broken_at) == (False, 3)
+
+
+def test_deleted_entries_are_found() -> None:
+    """A deleted middle entry is a gap at its position; deleted last entries disagree with the head."""
+    chain = _chain(5)
+    head = chain[-1]["chain_hash"]
+    check = d.verify_chain(chain[:1] + chain[2:], head_seq=5, head_hash=head)
+    assert (check.ok, check.checked, check.broken_at) == (False, 1, 2)
+    check = d.verify_chain(chain[:3], head_seq=5, head_hash=head)
+    assert (check.ok, check.checked, check.broken_at) == (False, 3, 4)
+
+
+def test_weekdays_skip_weekends_only() -> None:
+    """Friday + 1 working day is Monday, + 5 the next Friday (holidays are not counted yet)."""
+    from datetime import date
+
+    assert d.add_weekdays(date(2026, 11, 20), 1) == date(2026, 11, 23)
+    assert d.add_weekdays(date(2026, 11, 20), 5) == date(2026, 11, 27)
+    assert d.add_weekdays(date(2026, 11, 21), 1) == date(2026, 11, 23)
+
+
+def test_complaint_steps_follow_the_order() -> None:
+    """open → verified → rectified/explained → closed, appeal from open or verified; anything else is refused."""
+    assert d.next_complaint_status("verify", "open") == "verified"
+    assert d.next_complaint_status("explain", "verified") == "explained"
+    assert d.next_complaint_status("appeal", "open") == "appealed"
+    assert d.next_complaint_status("close", "appealed") == "closed"
+    for action, status in (("rectify", "open"), ("close", "verified"), ("appeal", "closed"), ("verify", "verified")):
+        with pytest.raises(d.ComplaintStateError):
+            d.next_complaint_status(action, status)
+
+
+def test_close_outcomes() -> None:
+    """An appeal closes voided or upheld; otherwise the outcome is what was done."""
+    assert d.close_outcome("appealed", "voided") == "voided"
+    assert d.close_outcome("rectified", None) == "rectified"
+    with pytest.raises(d.InvalidRating):
+        d.close_outcome("appealed", None)
+    with pytest.raises(d.InvalidRating):
+        d.close_outcome("explained", "voided")
+
+
+def test_tally_rates() -> None:
+    """Satisfaction is over standing ratings, participation over invitations; nothing to divide by is None."""
+    t = d.Tally(invitations=10, submitted=6, defaulted=2, voided=1, satisfied=6)
+    assert (t.rated, t.satisfaction, t.participation) == (8, 0.75, 0.7)
+    assert (d.Tally(0, 0, 0, 0, 0).satisfaction, d.Tally(0, 0, 0, 0, 0).participation) == (None, None)

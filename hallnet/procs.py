@@ -70,6 +70,7 @@ def load_secrets(path: Path, sites: Iterable[str]) -> dict[str, Any]:
         entry.setdefault("local_password", natsconf.new_password())
         entry.setdefault("token_secret", natsconf.new_password() + natsconf.new_password())
         entry.setdefault("data_key", base64.b64encode(os.urandom(32)).decode())
+        entry.setdefault("notify_key", base64.b64encode(os.urandom(32)).decode())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     path.chmod(0o600)

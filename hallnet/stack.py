@@ -74,7 +74,7 @@ def nats_child(name: str, config: Path, log: Path, port: int, tier: int) -> Chil
 
 
 def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_url: str, port: int,
-                token_secret: str, seed_file: Path, data_key: str = "") -> dict[str, str]:
+                token_secret: str, seed_file: Path, data_key: str = "", notify_key: str = "") -> dict[str, str]:
     env = {
         "HALLNET_SITE": site, "HALLNET_SITE_NAME": site_name, "HALLNET_SERVICE": service,
         "NATS_URL": nats_url, "DATABASE_URL": db_url,
@@ -82,8 +82,9 @@ def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_ur
         "HALLNET_TOKEN_SECRET": token_secret, "HALLNET_SEED_FILE": str(seed_file),
         "HALLNET_ENFORCE_OFFICE_HOURS": "false", "HALLNET_LOG_FORMAT": "json",
     }
-    if data_key:  # the matters service's key for applicant data at rest (per site, from secrets.json)
+    if data_key:  # keys for personal data at rest (per site, from secrets.json): applicants, phone numbers
         env["HALLNET_MATTERS_DATA_KEY"] = data_key
+        env["HALLNET_NOTIFY_DATA_KEY"] = notify_key or data_key
     return env
 
 
@@ -228,7 +229,8 @@ class Federation:
                                   f"{site.id.replace('-', '_')}_{spec.name}")
                 env = service_env(site=site.id, site_name=site.name, service=spec.name, nats_url=site.nats_url,
                                   db_url=db, port=port, token_secret=secrets["sites"][site.id]["token_secret"],
-                                  seed_file=site.config, data_key=secrets["sites"][site.id].get("data_key", ""))
+                                  seed_file=site.config, data_key=secrets["sites"][site.id].get("data_key", ""),
+                                  notify_key=secrets["sites"][site.id].get("notify_key", ""))
                 child = Child(f"{site.id}-{spec.name}", [sys.executable, "-m", f"services.{spec.name}"],
                               self.logs / f"{site.id}-{spec.name}.log", env=env, tier=3, port=port,
                               health_url=f"http://127.0.0.1:{port}/{spec.name}/api/v1/health")

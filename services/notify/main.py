@@ -1,0 +1,86 @@
+"""Bootstrap of the notify service: the only place that opens connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.notify.api import router
+from services.notify.app import EVENT_TYPES, NotifyApp
+from services.notify.crypto import DataBox, derive_development_key, parse_key
+from services.notify.providers import LocalProvider, Provider, WebhookProvider
+from services.notify.settings import NotifySettings
+from shared.consumer import EventConsumer
+from shared.events.base import subject_for
+from shared.http import create_app
+from shared.logging import configure_logging, get_logger
+from shared.runtime import Runtime
+from shared.tracing import configure_tracing
+
+log = get_logger("notify")
+CONSUMER = "notify"
+
+
+def make_box(settings: NotifySettings) -> DataBox:
+    old = [parse_key(k) for k in settings.notify_old_data_keys]
+    if settings.notify_data_key:
+        return DataBox(parse_key(settings.notify_data_key), old)
+    log.warning("data_key_not_set", detail="phone numbers are sealed with a key derived from the site's token "
+                                           "secret: set HALLNET_NOTIFY_DATA_KEY outside development")
+    return DataBox(derive_development_key(settings.token_secret), old)
+
+
+def make_provider(settings: NotifySettings) -> Provider:
+    if settings.notify_provider == "webhook" and settings.notify_webhook_url:
+        return WebhookProvider(settings.notify_webhook_url, settings.notify_webhook_token,
+                               settings.notify_webhook_timeout_s)
+    return LocalProvider()
+
+
+def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None = None,
+              provider: Provider | None = None) -> FastAPI:
+    """The service as an ASGI app; settings (signature, key, quiet hours) are checked before anything connects."""
+    box = make_box(settings)
+    settings.signature  # noqa: B018  (raises on a signature that is not 2–12 characters)
+    chosen = provider or make_provider(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, ["services.notify.migrations"])
+        await runtime.start()
+        try:
+            notify = NotifyApp(runtime.db, settings, box, chosen, clock=clock)
+            app.state.runtime, app.state.notify = runtime, notify
+            consumer = EventConsumer(
+                bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
+                durable=CONSUMER, subjects=[subject_for(settings.site, t) for t in EVENT_TYPES],
+                handler=notify.handle_event, max_deliver=settings.max_deliver)
+            app.state.consumer = consumer
+            runtime.spawn("notify_consumer", consumer.run)
+            runtime.spawn("sms_sender", notify.send_loop)
+            runtime.spawn("retention_sweep", notify.sweep_loop)
+            yield
+        finally:
+            await runtime.stop()
+            await chosen.close()
+
+    app = create_app("notify", "hallnet notify service (短信)", settings.version, lifespan=lifespan)
+    app.include_router(router)
+    return app
+
+
+def main() -> None:
+    settings = NotifySettings(service="notify")
+    configure_logging(settings.site, "notify", settings.log_format, settings.log_level)
+    configure_tracing(settings.site, "notify", settings.otel_endpoint)
+    app = build_app(settings)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=5)
+
+
+if __name__ == "__main__":
+    main()

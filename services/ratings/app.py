@@ -25,6 +25,7 @@ from shared.events.base import Envelope, EventData, make_event
 from shared.ids import uuid7
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
+from shared.workdays import WorkCalendar
 
 log = get_logger("ratings")
 PREFIX = "/ratings/api/v1"
@@ -73,6 +74,15 @@ class RatingsApp:
         self.scale = d.scale_of(settings.ratings_scale)
         self.store = store or RatingsStore()
         self._clock = clock or (lambda: clock_now(self.tz))
+        self._years_warned: set[int] = set()
+        # the national calendar (statutory holidays and 调休); ratings keeps no override table of its own
+        self.calendar = WorkCalendar(on_unknown_year=self._unknown_year)
+
+    def _unknown_year(self, year: int) -> None:
+        if year not in self._years_warned:
+            self._years_warned.add(year)
+            log.warning("calendar_year_unknown", year=year, fallback="weekends only",
+                        hint="complaint due dates of that year skip weekends only; upgrade chinesecalendar")
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)
@@ -189,10 +199,29 @@ class RatingsApp:
                     "level": scale.default_level, "indicators": {}, "reasons": [], "text": None,
                     "channel": inv["channel"], "void_reason": None, "approved_by": None, "created_at": now})
                 await add_to_outbox(conn, self.event(ev.RatingDefaulted(
-                    rating_id=row["id"], subject_id=row["subject_id"], level=row["level"]), now))
+                    rating_id=row["id"], subject_id=row["subject_id"], level=row["level"],
+                    chain_seq=row["chain_seq"], chain_hash=row["chain_hash"]), now))
                 done += 1
         if done:
             log.info("ratings_defaulted", count=done)
+        return done
+
+    # --- overdue complaints --------------------------------------------------------------------------------
+    async def flag_overdue(self, limit: int = 200) -> int:
+        """Emit ``ratings.complaint.overdue`` for complaints not closed by ``due_at``, each exactly once: the
+        unique ``complaint_overdue`` row and the outbox row commit together (several checkers may run; one that
+        loses the race skips the complaint). Returns how many were flagged now."""
+        now = self.now()
+        done = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for c in await self.store.overdue_unflagged(conn, now, limit):
+                if not await self.store.flag_overdue(conn, c["id"], now):
+                    continue  # another checker flagged it first
+                await add_to_outbox(conn, self.event(ev.ComplaintOverdue(
+                    complaint_id=c["id"], rating_id=c["rating_id"], due_at=c["due_at"], outcome=None), now))
+                log.info("complaint_overdue", complaint_id=str(c["id"]), rating_id=str(c["rating_id"]),
+                         window_no=c["window_no"])
+                done += 1
         return done
 
     # --- tamper evidence -----------------------------------------------------------------------------

@@ -45,8 +45,9 @@ def complaint_view(row: asyncpg.Record, tz: Any, log_rows: list[asyncpg.Record] 
 
 
 def due_at(app: RatingsApp, opened: datetime) -> datetime:
-    """End of the ``ratings_complaint_due_days``-th working day (weekends skipped, holidays not yet)."""
-    day = d.add_weekdays(opened.astimezone(app.tz).date(), app.settings.ratings_complaint_due_days)
+    """End of the ``ratings_complaint_due_days``-th working day after ``opened`` (次日起算; China's statutory
+    holidays and 调休 from the national calendar, weekends only for a year it does not know)."""
+    day = d.complaint_due_day(app.calendar, opened.astimezone(app.tz).date(), app.settings.ratings_complaint_due_days)
     return datetime.combine(day, time(23, 59, 59), tzinfo=app.tz)
 
 

@@ -9,7 +9,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.workdays import WorkCalendar
 
 
 class RatingsError(Exception):
@@ -216,9 +219,15 @@ def close_outcome(status: str, outcome: str | None) -> str:
     return status
 
 
+def complaint_due_day(calendar: WorkCalendar, opened: date, days: int) -> date:
+    """The day a complaint opened on ``opened`` is due: the ``days``-th working day after it (次日起算), with
+    statutory holidays skipped and make-up working days (调休) counted."""
+    return calendar.add_working_days(opened, days)
+
+
 def add_weekdays(start: date, days: int) -> date:
-    """The ``days``-th weekday after ``start`` (次日起算). Only weekends are skipped for now: statutory holidays
-    and make-up working days (调休) are not counted (the matters service's calendar knows them)."""
+    """The ``days``-th weekday after ``start`` (次日起算), weekends only. Complaint due dates no longer use it:
+    see ``complaint_due_day`` (the national calendar with statutory holidays and 调休)."""
     day, left = start, days
     while left > 0:
         day += timedelta(days=1)

@@ -29,10 +29,16 @@ def subjects(site: str) -> list[str]:
 
 
 async def expiry_loop(ratings: RatingsApp, interval_s: float) -> None:
-    """Default expired invitations now and then (several processes may run it: each is defaulted once)."""
+    """Default expired invitations and flag overdue complaints now and then (several processes may run it:
+    each invitation is defaulted once, each complaint flagged once)."""
     while True:
         while await ratings.default_expired() > 0:
             pass
+        try:
+            while await ratings.flag_overdue() > 0:
+                pass
+        except Exception:  # noqa: BLE001 - keep the expiry checker alive; the next round tries again
+            log.exception("complaint_overdue_check_failed")
         await asyncio.sleep(interval_s)
 
 

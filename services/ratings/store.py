@@ -116,6 +116,20 @@ class RatingsStore:
             "INSERT INTO complaint_log (complaint_id, action, staff_id, note, at) VALUES ($1, $2, $3, $4, $5)",
             complaint_id, action, staff_id, note, at)
 
+    async def overdue_unflagged(self, conn: asyncpg.Connection, now: datetime, limit: int
+                                ) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            """SELECT c.* FROM complaints c
+               WHERE c.status <> 'closed' AND c.due_at < $1
+                 AND NOT EXISTS (SELECT 1 FROM complaint_overdue o WHERE o.complaint_id = c.id)
+               ORDER BY c.due_at LIMIT $2""", now, limit)
+
+    async def flag_overdue(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, at: datetime) -> bool:
+        """The complaint's one overdue mark; False when it already has one (another checker's)."""
+        return await conn.fetchval(
+            """INSERT INTO complaint_overdue (complaint_id, flagged_at) VALUES ($1, $2)
+               ON CONFLICT (complaint_id) DO NOTHING RETURNING true""", complaint_id, at) is not None
+
     async def complaint_log(self, conn: asyncpg.Connection, complaint_id: uuid.UUID) -> list[asyncpg.Record]:
         return await conn.fetch("SELECT * FROM complaint_log WHERE complaint_id = $1 ORDER BY id", complaint_id)
 

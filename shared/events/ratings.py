@@ -30,6 +30,8 @@ class RatingDefaulted(EventData):
     rating_id: uuid.UUID
     subject_id: uuid.UUID
     level: int
+    chain_seq: int | None = None  # additive: the defaulted entry's place in the site's chain
+    chain_hash: str | None = None
 
 
 class _ComplaintEvent(EventData):
@@ -61,3 +63,9 @@ class ComplaintAppealed(_ComplaintEvent):
 
 class ComplaintClosed(_ComplaintEvent):
     TYPE = "ratings.complaint.closed"
+
+
+class ComplaintOverdue(_ComplaintEvent):
+    """Additive: a complaint not closed by its ``due_at`` (emitted once per complaint)."""
+
+    TYPE = "ratings.complaint.overdue"

@@ -32,6 +32,7 @@ async def test_expired_invitation_defaults_once_across_a_restart(servers: Server
         events = await env.events(expect=2)
         assert [e.type for e in events] == ["ratings.rating.submitted", "ratings.rating.defaulted"]
         assert events[1].data["level"] == 3 and events[1].data["subject_id"] == inv["subject_id"]
+        assert events[1].data["chain_seq"] == 2 and len(events[1].data["chain_hash"]) == 64
         assert (await env.verify())["ok"]
 
 

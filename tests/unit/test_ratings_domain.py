@@ -4,7 +4,7 @@ check and the hash chain."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -168,3 +168,51 @@ def test_tally_rates() -> None:
     t = d.Tally(invitations=10, submitted=6, defaulted=2, voided=1, satisfied=6)
     assert (t.rated, t.satisfaction, t.participation) == (8, 0.75, 0.7)
     assert (d.Tally(0, 0, 0, 0, 0).satisfaction, d.Tally(0, 0, 0, 0, 0).participation) == (None, None)
+
+
+# --- complaint due days on the national calendar (shared/workdays.py) ---------------------------------
+def test_complaint_due_skips_national_day_and_counts_the_make_up_saturday() -> None:
+    """Opened Wed 2026-09-30, 5 working days: 10-01..10-07 are holidays; chinesecalendar has 10-08 (Thu), 10-09
+    (Fri) and the 调休 Saturday 10-10 as working days, then 10-12 and 10-13."""
+    from shared.workdays import WorkCalendar
+
+    cal = WorkCalendar()
+    assert cal.is_workday(date(2026, 10, 10))  # 调休: a Saturday worked
+    assert not any(cal.is_workday(date(2026, 10, n)) for n in range(1, 8))
+    assert d.complaint_due_day(cal, date(2026, 9, 30), 5) == date(2026, 10, 13)
+
+
+def test_complaint_due_across_the_spring_festival() -> None:
+    """Opened Fri 2026-02-13: the 调休 Saturday 02-14 counts, 02-15..02-23 are the holiday, then 02-24..02-27."""
+    from shared.workdays import WorkCalendar
+
+    cal = WorkCalendar()
+    assert d.complaint_due_day(cal, date(2026, 2, 13), 5) == date(2026, 2, 27)
+    assert d.complaint_due_day(cal, date(2026, 2, 13), 1) == date(2026, 2, 14)
+
+
+def test_complaint_due_in_an_unknown_year_falls_back_to_weekends_with_a_warning() -> None:
+    def unknown(day: date) -> bool:
+        raise NotImplementedError
+
+    from shared.workdays import WorkCalendar
+
+    told: list[int] = []
+    cal = WorkCalendar(on_unknown_year=told.append, source=unknown)
+    assert d.complaint_due_day(cal, date(2027, 11, 19), 5) == date(2027, 11, 26)
+    assert told == [2027]
+
+
+def test_ratings_app_warns_once_for_an_unknown_year() -> None:
+    """The service's own calendar reports a year chinesecalendar does not know (logged once per year)."""
+    from services.ratings.app import RatingsApp
+    from services.ratings.settings import RatingsSettings
+
+    def unknown(day: date) -> bool:
+        raise NotImplementedError
+
+    app = RatingsApp(None, RatingsSettings(site="t1", site_name="t", service="ratings"))  # type: ignore[arg-type]
+    app.calendar._source = unknown  # a year past the package's data
+    assert app.calendar.add_working_days(date(2027, 11, 19), 5) == date(2027, 11, 26)
+    assert app.calendar.add_working_days(date(2027, 12, 1), 1) == date(2027, 12, 2)
+    assert app._years_warned == {2027}

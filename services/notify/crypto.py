@@ -1,89 +1,27 @@
-"""Phone numbers at rest: AES-256-GCM (``cryptography``) with a key from settings.
-
-A sealed value is ``0x01 | key id (4 bytes) | nonce (12 bytes) | ciphertext and tag``. The key id is the
-start of SHA-256 of the key, so values sealed before a key rotation are still read with the old key
-(``notify_old_data_keys``). The associated data binds a value to its row and field (``contact:<id>:phone``):
-a value copied into another row or field does not decrypt.
-"""
+"""Phone numbers at rest (see shared/crypto.py): the notify service's key setting and development key."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import hashlib
-import hmac
-import os
 from collections.abc import Sequence
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from shared import crypto
+from shared.crypto import BadKey, CannotDecrypt
+from shared.crypto import derive_development_key as _derive
+from shared.crypto import parse_key as _parse
 
-VERSION = b"\x01"
-
-
-class BadKey(ValueError):
-    """A key in the settings is not usable (the message never contains it)."""
+__all__ = ["BadKey", "CannotDecrypt", "DataBox", "derive_development_key", "parse_key"]
 
 
-class CannotDecrypt(ValueError):
-    pass
+class DataBox(crypto.DataBox):
+    """Sealing plus the keyed phone lookup notify counts messages with."""
+
+    def __init__(self, key: bytes, old_keys: Sequence[bytes] = ()) -> None:
+        super().__init__(key, old_keys, lookup_salt=b"hallnet-notify-lookup")
 
 
 def parse_key(text: str) -> bytes:
-    """A 32-byte key written as base64 (standard or URL-safe) or as 64 hex digits."""
-    t = text.strip()
-    candidates: list[bytes] = []
-    if len(t) == 64:
-        with contextlib.suppress(ValueError):
-            candidates.append(bytes.fromhex(t))
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):
-        with contextlib.suppress(binascii.Error, ValueError):
-            candidates.append(decode(t + "=" * (-len(t) % 4)))
-    for key in candidates:
-        if len(key) == 32:
-            return key
-    raise BadKey("notify_data_key must be 32 bytes, written as base64 or 64 hex digits")
+    return _parse(text, "notify_data_key")
 
 
 def derive_development_key(token_secret: str) -> bytes:
-    """A per-site key for development sites that set no data key (never for production)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"hallnet-notify",
-                info=b"phone numbers at rest").derive(token_secret.encode())
-
-
-def _key_id(key: bytes) -> bytes:
-    return hashlib.sha256(key).digest()[:4]
-
-
-class DataBox:
-    def __init__(self, key: bytes, old_keys: Sequence[bytes] = ()) -> None:
-        if len(key) != 32 or any(len(k) != 32 for k in old_keys):
-            raise BadKey("AES-256 keys are 32 bytes")
-        self._kid = _key_id(key)
-        self._keys = {_key_id(k): AESGCM(k) for k in (*old_keys, key)}
-        self._lookup_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"hallnet-notify-lookup",
-                                info=b"phone lookup").derive(key)
-
-    def lookup(self, text: str) -> bytes:
-        """A keyed hash of ``text`` (HMAC-SHA256): finds and counts a phone's messages without opening them.
-        It changes with the current key, so rate limits start afresh after a key rotation."""
-        return hmac.new(self._lookup_key, text.encode(), hashlib.sha256).digest()
-
-    def seal(self, text: str, context: str) -> bytes:
-        nonce = os.urandom(12)
-        ct = self._keys[self._kid].encrypt(nonce, text.encode(), context.encode())
-        return VERSION + self._kid + nonce + ct
-
-    def open(self, blob: bytes, context: str) -> str:
-        if len(blob) < 1 + 4 + 12 + 16 or blob[:1] != VERSION:
-            raise CannotDecrypt("not a sealed value")
-        aead = self._keys.get(blob[1:5])
-        if aead is None:
-            raise CannotDecrypt("sealed with a key this service does not have")
-        try:
-            return aead.decrypt(blob[5:17], blob[17:], context.encode()).decode()
-        except InvalidTag:
-            raise CannotDecrypt("the value was altered or belongs to another record") from None
+    return _derive(token_secret, salt=b"hallnet-notify", info=b"phone numbers at rest")

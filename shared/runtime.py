@@ -15,9 +15,10 @@ from shared.bus import Bus
 from shared.db import create_pool, ensure_database, migrate
 from shared.events.base import make_event
 from shared.events.site import SiteHeartbeat
-from shared.logging import get_logger
+from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
+from shared.tracing import configure_tracing
 
 log = get_logger("runtime")
 
@@ -140,3 +141,17 @@ class Runtime:
             await self.pool.close()
             self.pool = None
         log.info("service_stopped")
+
+
+def prepare(settings: Settings) -> None:
+    """Process set-up every service's ``main`` does first: structured logs and tracing for its site."""
+    configure_logging(settings.site, settings.service, settings.log_format, settings.log_level)
+    configure_tracing(settings.site, settings.service, settings.otel_endpoint)
+
+
+def serve(app: Any, settings: Settings) -> None:
+    """Run a service's app until SIGTERM/SIGINT (uvicorn then runs the lifespan's shutdown: Runtime.stop)."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=5)

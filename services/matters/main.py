@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.matters.api import router
@@ -19,9 +18,8 @@ from services.matters.deadlines import deadline_loop
 from services.matters.routing import routes_loop
 from services.matters.settings import MattersSettings
 from shared.http import create_app
-from shared.logging import configure_logging, get_logger
-from shared.runtime import Runtime
-from shared.tracing import configure_tracing
+from shared.logging import get_logger
+from shared.runtime import Runtime, prepare, serve
 
 log = get_logger("matters")
 
@@ -81,15 +79,13 @@ def build_app(settings: MattersSettings, *, clock: Callable[[], datetime] | None
 
 def main() -> None:
     settings = MattersSettings(service="matters")
-    configure_logging(settings.site, "matters", settings.log_format, settings.log_level)
-    configure_tracing(settings.site, "matters", settings.otel_endpoint)
+    prepare(settings)
     try:
         app = build_app(settings)
     except CatalogError as exc:
         log.error("catalog_invalid", error=str(exc))
         raise SystemExit(2) from None
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=5)
+    serve(app, settings)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.notify.api import router
@@ -17,9 +16,8 @@ from services.notify.settings import NotifySettings
 from shared.consumer import EventConsumer
 from shared.events.base import subject_for
 from shared.http import create_app
-from shared.logging import configure_logging, get_logger
-from shared.runtime import Runtime
-from shared.tracing import configure_tracing
+from shared.logging import get_logger
+from shared.runtime import Runtime, prepare, serve
 
 log = get_logger("notify")
 CONSUMER = "notify"
@@ -75,11 +73,8 @@ def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None 
 
 def main() -> None:
     settings = NotifySettings(service="notify")
-    configure_logging(settings.site, "notify", settings.log_format, settings.log_level)
-    configure_tracing(settings.site, "notify", settings.otel_endpoint)
-    app = build_app(settings)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=5)
+    prepare(settings)
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

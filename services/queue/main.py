@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.queue import admin
@@ -15,10 +14,9 @@ from services.queue.board import BoardHub, snapshot_loop
 from services.queue.routes import watch_routes
 from services.queue.seed import apply_site_config, load_site_file
 from shared.http import create_app
-from shared.logging import configure_logging, get_logger
-from shared.runtime import Runtime
+from shared.logging import get_logger
+from shared.runtime import Runtime, prepare, serve
 from shared.settings import Settings
-from shared.tracing import configure_tracing
 
 log = get_logger("queue")
 
@@ -52,10 +50,8 @@ def build_app(settings: Settings) -> FastAPI:
 
 def main() -> None:
     settings = Settings(service="queue")
-    configure_logging(settings.site, "queue", settings.log_format, settings.log_level)
-    configure_tracing(settings.site, "queue", settings.otel_endpoint)
-    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=5)
+    prepare(settings)
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-import uvicorn
 from fastapi import FastAPI
 
 from services.ratings.api import router
@@ -15,9 +14,8 @@ from services.ratings.app import RatingsApp
 from services.ratings.settings import RatingsSettings
 from shared.consumer import EventConsumer
 from shared.http import create_app
-from shared.logging import configure_logging, get_logger
-from shared.runtime import Runtime
-from shared.tracing import configure_tracing
+from shared.logging import get_logger
+from shared.runtime import Runtime, prepare, serve
 
 log = get_logger("ratings")
 
@@ -67,10 +65,8 @@ def build_app(settings: RatingsSettings, *, clock: Callable[[], datetime] | None
 
 def main() -> None:
     settings = RatingsSettings(service="ratings")
-    configure_logging(settings.site, "ratings", settings.log_format, settings.log_level)
-    configure_tracing(settings.site, "ratings", settings.otel_endpoint)
-    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=5)
+    prepare(settings)
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

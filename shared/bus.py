@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any
 
 import nats
@@ -31,6 +32,11 @@ log = get_logger("bus")
 _tracer = tracer("hallnet.bus")
 
 DAY_S = 86_400
+
+
+def redact_url(url: str) -> str:
+    """``nats://user:secret@host`` → ``nats://user:***@host`` (for logs), for each of several comma-separated URLs."""
+    return ",".join(re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", u) for u in url.split(","))
 
 
 class Bus:
@@ -66,11 +72,11 @@ class Bus:
 
         async def on_disconnected() -> None:
             self.connected.clear()
-            log.warning("nats_disconnected", url=self.url)
+            log.warning("nats_disconnected", url=redact_url(self.url))
 
         async def on_reconnected() -> None:
             self.connected.set()
-            log.info("nats_reconnected", url=self.url)
+            log.info("nats_reconnected", url=redact_url(self.url))
 
         self.nc = await nats.connect(
             servers=[u.strip() for u in self.url.split(",")],

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import nats.errors
 
-from shared.bus import Bus
+from shared.bus import Bus, redact_url
 from shared.db import create_pool, ensure_database, migrate
 from shared.events.base import make_event
 from shared.events.site import SiteHeartbeat
@@ -70,7 +70,7 @@ class Runtime:
                 await self.bus.connect()
                 break
             except (nats.errors.Error, OSError, TimeoutError) as exc:
-                log.warning("nats_connect_failed", url=s.nats_url, error=repr(exc), retry_in_s=delay)
+                log.warning("nats_connect_failed", url=redact_url(s.nats_url), error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         await self.bus.ensure_site_streams(s.site)

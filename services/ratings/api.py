@@ -18,6 +18,7 @@ from services.ratings.app import PREFIX, RatingsApp, scale_view
 from shared import errors
 from shared.auth import ClerkClaims
 from shared.http import bearer_claims
+from shared.ratelimit import client_ip
 
 router = APIRouter(prefix=PREFIX)
 
@@ -28,6 +29,10 @@ class RatingIn(BaseModel):
     indicators: dict[Annotated[str, Field(max_length=24)], int] | None = Field(None, max_length=10)
     reasons: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=10)
     text: str | None = Field(None, max_length=2000)
+    # additions: who submits. ``pad`` = a window's rating pad (评价器), with its ``window_no``; ``sms``/``web``
+    # (the default) = the citizen's phone, from the link, bound to no window
+    channel: Literal["pad", "sms", "web"] = "web"
+    window_no: int | None = Field(None, ge=0, le=9999)
 
 
 # async on purpose: a plain def dependency runs in FastAPI's thread pool on every request
@@ -79,18 +84,27 @@ async def window_invitation(window_no: int, app: App) -> Any:
     return found if found is not None else Response(status_code=204)
 
 
-@router.get("/invitations/{invitation_id}")
-async def get_invitation(invitation_id: uuid.UUID, app: App) -> dict[str, Any]:
+@router.get("/invitations/{invitation_id}", responses={429: {"description": "too many lookups (Retry-After)"}})
+async def get_invitation(invitation_id: uuid.UUID, request: Request, app: App) -> dict[str, Any]:
+    """The invitation as the phone page shows it (subject, scale, levels, indicators, reason tags, status)."""
+    app.limits.lookup(client_ip(request, trust_forwarded_for=app.settings.ratings_trust_forwarded_for))
     return await app.get_invitation(invitation_id)
 
 
 @router.post("/invitations/{invitation_id}/rating", status_code=201,
-             responses={409: {"description": "already rated, or expired"}, 403: {"description": "a clerk's token"}})
+             responses={409: {"description": "already rated, expired, or not this pad's service"},
+                        403: {"description": "a clerk's token"}, 429: {"description": "too many attempts"}})
 async def rate(invitation_id: uuid.UUID, body: RatingIn, request: Request, app: App) -> dict[str, Any]:
-    """The citizen's rating (一次一评 / 一事一评): 201, or 409 when the service was already rated."""
+    """The citizen's rating (一次一评 / 一事一评): 201, or 409 when the service was already rated. A pad
+    (``channel: pad`` + ``window_no``) rates only its window's latest completed service, within
+    ``ratings_invitation_minutes``."""
+    app.limits.submit(client_ip(request, trust_forwarded_for=app.settings.ratings_trust_forwarded_for),
+                      invitation_id)
     refuse_clerks(request, app)
+    if body.channel == "pad" and body.window_no is None:
+        raise errors.Unprocessable("评价器须提供窗口号 / a pad submission needs its window_no", field="window_no")
     return await app.rate(invitation_id, level=body.level, indicators=body.indicators, reasons=body.reasons,
-                          text=body.text)
+                          text=body.text, pad_window_no=body.window_no if body.channel == "pad" else None)
 
 
 @router.get("/chain/verify")

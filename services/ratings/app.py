@@ -13,6 +13,7 @@ import asyncpg
 
 from services.ratings import complaints
 from services.ratings import domain as d
+from services.ratings.limits import RatingLimits
 from services.ratings.settings import RatingsSettings
 from services.ratings.store import RatingsStore
 from shared import errors
@@ -75,6 +76,7 @@ class RatingsApp:
         self.store = store or RatingsStore()
         self._clock = clock or (lambda: clock_now(self.tz))
         self._years_warned: set[int] = set()
+        self.limits = RatingLimits(settings)
         # the national calendar (statutory holidays and 调休); ratings keeps no override table of its own
         self.calendar = WorkCalendar(on_unknown_year=self._unknown_year)
 
@@ -108,11 +110,17 @@ class RatingsApp:
 
     async def _invite(self, conn: asyncpg.Connection, subject: str, subject_id: uuid.UUID, window_no: int | None,
                       staff_id: str | None, matter_id: str | None, completed_at: datetime) -> None:
-        new = await self.store.open_invitation(conn, {
-            "id": uuid7(), "subject": subject, "subject_id": subject_id, "window_no": window_no,
-            "staff_id": staff_id, "matter_id": matter_id, "scale": self.scale.name, "channel": CHANNELS[subject],
-            "completed_at": completed_at,
-            "expires_at": completed_at + timedelta(seconds=self.settings.ratings_expiry_s)})
+        """Open the subject's one invitation and, when new, ``ratings.invitation.opened`` in the same
+        transaction (the notify service texts the citizen the phone link)."""
+        inv = {"id": uuid7(), "subject": subject, "subject_id": subject_id, "window_no": window_no,
+               "staff_id": staff_id, "matter_id": matter_id, "scale": self.scale.name, "channel": CHANNELS[subject],
+               "completed_at": completed_at,
+               "expires_at": completed_at + timedelta(seconds=self.settings.ratings_expiry_s)}
+        new = await self.store.open_invitation(conn, inv)
+        if new:
+            await add_to_outbox(conn, self.event(ev.InvitationOpened(
+                invitation_id=inv["id"], subject=subject, subject_id=subject_id, window_no=window_no,
+                matter_id=matter_id, expires_at=inv["expires_at"]), self.now()))
         log.info("invitation_opened" if new else "invitation_exists", subject=subject, subject_id=str(subject_id),
                  window_no=window_no)
 
@@ -128,11 +136,15 @@ class RatingsApp:
         return invitation_view(row, self.tz)
 
     async def get_invitation(self, invitation_id: uuid.UUID) -> dict[str, Any]:
+        """What the phone page needs: subject, scale with labels, indicators, reason tags, and ``status``
+        (open / rated / expired)."""
         async with self.pool.acquire() as conn:
             row = await self.store.invitation(conn, invitation_id)
         if row is None:
             raise errors.NotFound(f"没有该评价邀请 / no invitation {invitation_id}")
-        return invitation_view(row, self.tz)
+        return {**invitation_view(row, self.tz),
+                "status": d.invitation_status(rated_kind=row["rated_kind"], expires_at=row["expires_at"],
+                                              now=self.now())}
 
     # --- rating --------------------------------------------------------------------------------------
     async def append(self, conn: asyncpg.Connection, entry: dict[str, Any]) -> asyncpg.Record:
@@ -143,7 +155,10 @@ class RatingsApp:
         return await self.store.append(conn, entry)
 
     async def rate(self, invitation_id: uuid.UUID, *, level: int, indicators: dict[str, int] | None,
-                   reasons: Sequence[str] | None, text: str | None) -> dict[str, Any]:
+                   reasons: Sequence[str] | None, text: str | None, pad_window_no: int | None = None
+                   ) -> dict[str, Any]:
+        """Store the citizen's rating. ``pad_window_no``: submitted by that window's rating pad, which may rate
+        only the window's latest completed service within ``ratings_invitation_minutes`` (409 otherwise)."""
         now = self.now()
         async with self.pool.acquire() as conn:
             try:
@@ -156,6 +171,8 @@ class RatingsApp:
                         raise errors.NotFound(f"没有该评价邀请 / no invitation {invitation_id}")
                     scale = d.scale_of(inv["scale"])
                     d.check_open(rated=inv["rated"], expires_at=inv["expires_at"], now=now)
+                    if pad_window_no is not None:
+                        await self._check_pad(conn, inv, pad_window_no, now)
                     inds, tags, cleaned = d.check_rating(scale, level, indicators, reasons, text)
                     row = await self.append(conn, {
                         "id": uuid7(), "kind": "submitted", "invitation_id": inv["id"], "voids": None,
@@ -178,6 +195,15 @@ class RatingsApp:
         log.info("rating_submitted", rating_id=str(row["id"]), level=level, window_no=row["window_no"],
                  chain_seq=row["chain_seq"])
         return rating_view(row, self.tz)
+
+    async def _check_pad(self, conn: asyncpg.Connection, inv: asyncpg.Record, window_no: int, now: datetime
+                         ) -> None:
+        minutes = self.settings.ratings_invitation_minutes
+        # the window's latest ticket completed at or after this one: this one itself when it is the latest
+        latest = await self.store.latest_window_invitation(conn, window_no, inv["completed_at"])
+        d.check_pad(window_no=window_no, inv_subject=inv["subject"], inv_window_no=inv["window_no"],
+                    inv_completed_at=inv["completed_at"], is_latest=latest is not None and latest["id"] == inv["id"],
+                    now=now, minutes=minutes)
 
     # --- expiry --------------------------------------------------------------------------------------
     async def default_expired(self, limit: int = 200) -> int:

@@ -37,6 +37,12 @@ class InvitationExpired(RatingsError):
     kind = "conflict"
 
 
+class NotThisPad(RatingsError):
+    """A window's rating pad (评价器) submitted for a service that is not its window's latest, fresh one."""
+
+    kind = "conflict"
+
+
 @dataclass(frozen=True)
 class Scale:
     """A rating scale: integer levels, highest = best (CONTRACT.md)."""
@@ -120,6 +126,28 @@ def check_open(*, rated: bool, expires_at: datetime, now: datetime) -> None:
         raise AlreadyRated("该次服务已评价 / this service has already been rated")
     if now >= expires_at:
         raise InvitationExpired("评价已过期，按默认等级计 / the invitation expired and counts as the default level")
+
+
+PAD_CHANNELS = ("pad",)  # on site, bound to a window
+PHONE_CHANNELS = ("sms", "web")  # from the link the citizen received; bound to no window
+
+
+def check_pad(*, window_no: int, inv_subject: str, inv_window_no: int | None, inv_completed_at: datetime,
+              is_latest: bool, now: datetime, minutes: float) -> None:
+    """A pad rates only its own window's latest completed service (一次一评), within ``minutes`` of it."""
+    if inv_subject != "ticket" or inv_window_no != window_no or not is_latest:
+        raise NotThisPad(f"该评价器只能评价本窗口刚办结的业务 / the pad of window {window_no} rates only the "
+                         "service that window completed last")
+    if now - inv_completed_at > timedelta(minutes=minutes):
+        raise NotThisPad(f"本窗口业务办结已超过 {minutes:g} 分钟，请通过短信链接评价 / the service was completed more "
+                         f"than {minutes:g} minutes ago; rate it from the link sent by SMS")
+
+
+def invitation_status(*, rated_kind: str | None, expires_at: datetime, now: datetime) -> str:
+    """``rated`` (the citizen rated), ``expired`` (past its time: defaulted, or about to be) or ``open``."""
+    if rated_kind == "submitted":
+        return "rated"
+    return "expired" if rated_kind == "defaulted" or now >= expires_at else "open"
 
 
 # --- the hash chain -------------------------------------------------------------------------------

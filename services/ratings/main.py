@@ -15,6 +15,7 @@ from services.ratings.settings import RatingsSettings
 from shared.consumer import EventConsumer
 from shared.http import create_app
 from shared.logging import get_logger
+from shared.ratelimit import install_rate_limit_handler
 from shared.runtime import Runtime, prepare, serve
 
 log = get_logger("ratings")
@@ -59,6 +60,7 @@ def build_app(settings: RatingsSettings, *, clock: Callable[[], datetime] | None
             await runtime.stop()
 
     app = create_app("ratings", "hallnet ratings service (好差评)", settings.version, lifespan=lifespan)
+    install_rate_limit_handler(app)
     app.include_router(router)
     return app
 

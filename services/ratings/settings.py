@@ -19,6 +19,12 @@ class RatingsSettings(Settings):
     ratings_expiry_check_interval_s: float = 60.0
     # a bad rating's follow-up is due this many working days after it (regions use 1 to 15)
     ratings_complaint_due_days: int = Field(5, ge=1, le=30)
+    # abuse protection (限流), per process, sliding one-minute windows → 429 with Retry-After
+    ratings_submit_per_ip_per_min: int = Field(30, ge=1)  # rating submissions per client address
+    ratings_submit_per_invitation_per_min: int = Field(20, ge=1)  # submissions for one invitation, any address
+    ratings_lookup_per_ip_per_min: int = Field(60, ge=1)  # GET /invitations/{id} per address (id enumeration)
+    # take the client address from X-Forwarded-For (only behind the site's own reverse proxy)
+    ratings_trust_forwarded_for: bool = False
 
     @field_validator("ratings_scale")
     @classmethod

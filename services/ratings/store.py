@@ -38,10 +38,13 @@ class RatingsStore:
         return bool(status.endswith(" 1"))
 
     async def invitation(self, conn: asyncpg.Connection, invitation_id: uuid.UUID) -> asyncpg.Record | None:
+        """The invitation with ``rated`` and ``rated_kind`` (submitted/defaulted, None when open)."""
         return await conn.fetchrow(
-            """SELECT i.*, EXISTS (SELECT 1 FROM ratings r WHERE r.invitation_id = i.id
-                                   AND r.kind IN ('submitted', 'defaulted')) AS rated
-               FROM invitations i WHERE i.id = $1""", invitation_id)
+            """SELECT i.*, k.kind IS NOT NULL AS rated, k.kind AS rated_kind
+               FROM invitations i
+               LEFT JOIN LATERAL (SELECT r.kind FROM ratings r WHERE r.invitation_id = i.id
+                                  AND r.kind IN ('submitted', 'defaulted') LIMIT 1) k ON true
+               WHERE i.id = $1""", invitation_id)
 
     async def latest_window_invitation(self, conn: asyncpg.Connection, window_no: int,
                                        since: datetime) -> asyncpg.Record | None:

@@ -69,3 +69,16 @@ class ComplaintOverdue(_ComplaintEvent):
     """Additive: a complaint not closed by its ``due_at`` (emitted once per complaint)."""
 
     TYPE = "ratings.complaint.overdue"
+
+
+class InvitationOpened(EventData):
+    """Additive: a completed ticket (一次一评) or case (一事一评) opened its rating invitation. The notify service
+    sends the citizen the phone rating link ``<site public URL>/r/<invitation_id>``; no personal data here."""
+
+    TYPE = "ratings.invitation.opened"
+    invitation_id: uuid.UUID
+    subject: Literal["ticket", "case"]
+    subject_id: uuid.UUID
+    window_no: int | None
+    matter_id: str | None
+    expires_at: datetime

@@ -32,6 +32,7 @@ PREFIX = "/ratings/api/v1"
 @dataclass
 class RatingsEnv:
     client: httpx.AsyncClient
+    fastapi: Any
     app: RatingsApp
     settings: RatingsSettings
     clock: FakeClock
@@ -86,12 +87,20 @@ class RatingsEnv:
                    ) -> httpx.Response:
         return await self.client.post(f"{PREFIX}/invitations/{invitation_id}/rating", json=body, headers=headers)
 
+    @contextlib.asynccontextmanager
+    async def client_from(self, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+        """Another HTTP client of the same service, calling from address ``ip``."""
+        transport = httpx.ASGITransport(app=self.fastapi, client=(ip, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ratings.test") as client:
+            yield client
+
     async def verify(self) -> dict[str, Any]:
         r = await self.client.get(f"{PREFIX}/chain/verify")
         assert r.status_code == 200, r.text
         return r.json()  # type: ignore[no-any-return]
 
-    async def events(self, expect: int | None = None, types: tuple[str, ...] = ("ratings.",),
+    async def events(self, expect: int | None = None,
+                     types: tuple[str, ...] = ("ratings.rating.", "ratings.complaint."),
                      timeout_s: float = 10.0) -> list[Envelope]:
         return await read_stream(self.nc, self.site, expect=expect, types=types, timeout_s=timeout_s)
 
@@ -123,8 +132,8 @@ async def start_ratings(servers: Servers, site: str, database_url: str, *, clock
         async with fastapi.router.lifespan_context(fastapi):
             transport = httpx.ASGITransport(app=fastapi)
             async with httpx.AsyncClient(transport=transport, base_url="http://ratings.test") as client:
-                yield RatingsEnv(client=client, app=fastapi.state.ratings, settings=settings, clock=clock, nc=nc,
-                                 database_url=database_url)
+                yield RatingsEnv(client=client, fastapi=fastapi, app=fastapi.state.ratings, settings=settings,
+                                 clock=clock, nc=nc, database_url=database_url)
     finally:
         await nc.close()
 

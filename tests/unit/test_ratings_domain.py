@@ -88,6 +88,43 @@ def _chain(n: int) -> list[dict[str, Any]]:
     return out
 
 
+def _pad(**kw: Any) -> None:
+    args: dict[str, Any] = {"window_no": 3, "inv_subject": "ticket", "inv_window_no": 3,
+                            "inv_completed_at": T0, "is_latest": True, "now": T0 + timedelta(minutes=4),
+                            "minutes": 10.0}
+    d.check_pad(**{**args, **kw})
+
+
+def test_pad_rates_its_windows_latest_fresh_service() -> None:
+    """Window 3's pad may rate window 3's latest ticket completed 4 (or exactly 10) minutes ago."""
+    _pad()
+    _pad(now=T0 + timedelta(minutes=10))
+
+
+@pytest.mark.parametrize("kw", [{"inv_window_no": 4}, {"is_latest": False}, {"inv_subject": "case"},
+                                {"inv_window_no": None}])
+def test_pad_refuses_another_windows_or_an_earlier_service(kw: dict[str, Any]) -> None:
+    """Another window's service, an earlier one of its own window, or a case: 409 with the pad message."""
+    with pytest.raises(d.NotThisPad, match="该评价器只能评价本窗口刚办结的业务") as caught:
+        _pad(**kw)
+    assert caught.value.kind == "conflict"
+
+
+def test_pad_refuses_a_service_completed_too_long_ago() -> None:
+    """Past the configured minutes the pad is told to use the SMS link instead."""
+    with pytest.raises(d.NotThisPad, match="超过 10 分钟"):
+        _pad(now=T0 + timedelta(minutes=10, seconds=1))
+
+
+def test_invitation_status_for_the_phone_page() -> None:
+    """open before expiry; rated once the citizen rated; expired when past its time or defaulted."""
+    later = T0 + timedelta(days=7)
+    assert d.invitation_status(rated_kind=None, expires_at=later, now=T0) == "open"
+    assert d.invitation_status(rated_kind="submitted", expires_at=later, now=later) == "rated"
+    assert d.invitation_status(rated_kind=None, expires_at=later, now=later) == "expired"
+    assert d.invitation_status(rated_kind="defaulted", expires_at=later, now=later) == "expired"
+
+
 def test_canonical_json_is_stable() -> None:
     """Key order and time zone do not change the canonical form; a field's value does."""
     e = _chain(1)[0]

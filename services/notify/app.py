@@ -20,6 +20,7 @@ import asyncpg
 from services.notify import domain as d
 from services.notify.crypto import CannotDecrypt, DataBox
 from services.notify.providers import OutgoingSms, Provider, ProviderError
+from services.notify.queue_client import QueueClient
 from services.notify.settings import NotifySettings
 from services.notify.store import NotifyStore
 from shared import errors
@@ -28,15 +29,18 @@ from shared.clock import now as clock_now
 from shared.events import matters as mev
 from shared.events import notify as nev
 from shared.events import queue as qev
+from shared.events import ratings as rev
 from shared.events.base import Envelope, make_event
 from shared.ids import uuid7
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
+from shared.workdays import WorkCalendar
 
 log = get_logger("notify")
 SEND_CHANNEL = "hallnet_notify_send"
-EVENT_TYPES = (qev.TicketIssued.TYPE, qev.TicketCalled.TYPE, mev.CaseMaterialsMissing.TYPE,
-               mev.CaseReadyForPickup.TYPE)
+ISSUED_GRACE = timedelta(minutes=2)  # after this, a ticket whose issued event was never seen is judged without it
+EVENT_TYPES = (qev.TicketIssued.TYPE, qev.TicketCalled.TYPE, qev.QueueSnapshot.TYPE, mev.CaseMaterialsMissing.TYPE,
+               mev.CaseReadyForPickup.TYPE, mev.CasePickedUp.TYPE, rev.InvitationOpened.TYPE)
 
 
 def as_http_error(exc: d.NotifyError) -> errors.HallnetError:
@@ -47,7 +51,8 @@ def as_http_error(exc: d.NotifyError) -> errors.HallnetError:
 
 class NotifyApp:
     def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, box: DataBox, provider: Provider, *,
-                 clock: Callable[[], datetime] | None = None, store: NotifyStore | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, store: NotifyStore | None = None,
+                 queue: QueueClient | None = None, calendar: WorkCalendar | None = None) -> None:
         self.pool = pool
         self.settings = settings
         self.site = settings.site
@@ -60,6 +65,9 @@ class NotifyApp:
         self.store = store or NotifyStore()
         self._clock = clock or (lambda: clock_now(self.tz))
         self.wake = asyncio.Event()
+        self.approach_wake = asyncio.Event()
+        self.queue = queue
+        self.calendar = calendar or WorkCalendar()
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)
@@ -81,7 +89,7 @@ class NotifyApp:
         log.info("contact_registered", contact_id=str(row["id"]), ref_type=ref_type, ref_id=str(ref_id))
         return {"id": str(row["id"]), "ref_type": ref_type, "ref_id": str(ref_id), "phone_masked": row["phone_masked"]}
 
-    async def messages(self, ref_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    async def messages(self, ref_id: str | None, limit: int = 200) -> list[dict[str, Any]]:
         async with self.pool.acquire() as conn:
             rows = await self.store.messages_for(conn, ref_id, limit)
         return [{"id": str(r["id"]), "template": r["template"], "text": r["text"], "parts": r["parts"],
@@ -90,7 +98,9 @@ class NotifyApp:
                  "created_at": iso(r["created_at"].astimezone(self.tz)),
                  "sent_at": iso(r["sent_at"].astimezone(self.tz)) if r["sent_at"] else None,
                  "next_attempt_at": iso(r["next_attempt_at"].astimezone(self.tz)) if r["status"] == "pending"
-                 else None} for r in rows]
+                 else None, "delivery": r["delivery"], "delivery_code": r["delivery_code"],
+                 "delivered_at": iso(r["delivered_at"].astimezone(self.tz)) if r["delivered_at"] else None}
+                for r in rows]
 
     # --- events → messages ---------------------------------------------------------------------------
     def message_for(self, env: Envelope) -> tuple[str, str, str, dict[str, object]] | None:
@@ -110,18 +120,40 @@ class NotifyApp:
             day = by.astimezone(self.tz).date() if isinstance(by, datetime) else by
             template, variables = d.pickup_message(day if isinstance(day, date) else None)
             return "case", str(data.case_id), template, variables
+        if isinstance(data, rev.InvitationOpened):
+            url = f"{self.settings.public_base_url}/r/{data.invitation_id}"
+            return data.subject, str(data.subject_id), "rating_invite", {"url": url}
         return None
 
     async def handle_event(self, conn: asyncpg.Connection, env: Envelope) -> None:
         """EventConsumer handler: runs in the inbox transaction of ``env``."""
+        data = env.typed()
+        now = self.now()
+        if isinstance(data, qev.TicketIssued):
+            await self.store.watch_ticket(conn, str(data.ticket_id), data.number, data.ahead, now)
+        elif isinstance(data, mev.CaseReadyForPickup):
+            ready_at = env.occurred_at.astimezone(self.tz)
+            remind_at = d.pickup_reminder_due(ready_at, self.settings.notify_pickup_reminder_days,
+                                              self.calendar.is_workday)
+            await self.store.pickup_ready(conn, str(data.case_id), ready_at, remind_at, env.id, now)
+        elif isinstance(data, mev.CasePickedUp):
+            await self.store.picked_up(conn, str(data.case_id), env.id, now)
+        if isinstance(data, qev.TicketIssued | qev.TicketCalled | qev.QueueSnapshot):
+            self.approach_wake.set()  # someone moved up: look at the waiting tickets again (after this commit)
         wanted = self.message_for(env)
         if wanted is None:
             return
         ref_type, ref_id, template, variables = wanted
-        now = self.now()
+        created = await self.queue_messages(conn, ref_type, ref_id, template, variables, str(env.id), env.id, now)
+        if created:
+            log.info("sms_queued", event_type=env.type, template=template, ref_id=ref_id, messages=created)
+
+    async def queue_messages(self, conn: asyncpg.Connection, ref_type: str, ref_id: str, template: str,
+                             variables: dict[str, object], key: str, event_id: uuid.UUID, now: datetime) -> int:
+        """One pending message per live contact of the ref, unique by ``<key>:<template>:<phone hash>``."""
         contacts = await self.store.contacts_for(conn, ref_type, ref_id, now)
         if not contacts:
-            return
+            return 0
         text = d.signed(self.signature, d.render(template, variables))
         parts = d.count_parts(text)
         created = 0
@@ -129,13 +161,104 @@ class NotifyApp:
             phone = self.box.open(bytes(c["phone"]), f"contact:{ref_type}:{ref_id}:phone")
             mid = uuid7()
             created += await self.store.insert_message(conn, {
-                "id": mid, "dedupe_key": f"{env.id}:{template}:{bytes(c['phone_hash']).hex()}", "event_id": env.id,
+                "id": mid, "dedupe_key": f"{key}:{template}:{bytes(c['phone_hash']).hex()}", "event_id": event_id,
                 "template": template, "ref_type": ref_type, "ref_id": ref_id,
                 "phone": self.box.seal(phone, f"message:{mid}:phone"), "phone_hash": c["phone_hash"],
-                "phone_masked": c["phone_masked"], "text": text, "parts": parts, "created_at": now})
+                "phone_masked": c["phone_masked"], "text": text, "parts": parts, "created_at": now,
+                "variables": variables})
         if created:
             await conn.execute("SELECT pg_notify($1, '')", SEND_CHANNEL)
-        log.info("sms_queued", event_type=env.type, template=template, ref_id=ref_id, messages=created, parts=parts)
+        return created
+
+    # --- turn approaching (快到您了) ---------------------------------------------------------------------
+    async def check_approaching(self) -> int:
+        """Ask the queue service about every ticket with a contact whose turn-approaching SMS is undecided; queue
+        the SMS once (unique key per ticket) when at most N are ahead. Returns the messages queued."""
+        if self.queue is None:
+            return 0
+        async with self.pool.acquire() as conn:
+            watched = await self.store.tickets_to_watch(conn, self.now())
+        queued = 0
+        for w in watched:
+            ticket_id = w["ticket_id"]
+            ticket = await self.queue.ticket(ticket_id)
+            if ticket is None:  # the queue service cannot answer now: look again at the next wake-up
+                break
+            threshold = self.settings.notify_approach_ahead
+            ahead = int(ticket.get("ahead") or 0)
+            # the ticket's issued event (with its people ahead then) may still be on its way to this consumer
+            overdue = self.now() - w["registered_at"] > ISSUED_GRACE
+            decision = d.approach_decision(str(ticket.get("status")), ahead, w["issued_ahead"], threshold,
+                                           issued_overdue=overdue)
+            if decision == "wait":
+                continue
+            now = self.now()
+            async with self.pool.acquire() as conn, conn.transaction():
+                row = await self.store.lock_watch(conn, ticket_id, now)
+                if row is None:  # decided meanwhile (another sender of this site)
+                    continue
+                # again under the lock: the issued event may have been applied since the first read
+                decision = d.approach_decision(str(ticket.get("status")), ahead, row["issued_ahead"], threshold,
+                                               issued_overdue=overdue)
+                number = str(ticket.get("number") or row["number"] or "")
+                if decision == "wait":
+                    continue
+                if decision == "skip" or not number:
+                    await self.store.decide_watch(conn, ticket_id, "skipped", now)
+                    continue
+                created = await self.queue_messages(
+                    conn, "ticket", ticket_id, "turn_approaching", {"number": number, "ahead": ahead},
+                    f"approach:{ticket_id}", uuid.uuid5(uuid.NAMESPACE_URL, f"hallnet:approach:{ticket_id}"), now)
+                await self.store.decide_watch(conn, ticket_id, "sent", now)
+            queued += created
+            log.info("sms_queued", event_type="turn_approaching", template="turn_approaching", ref_id=ticket_id,
+                     messages=created, ahead=ahead)
+        return queued
+
+    async def approach_loop(self) -> None:
+        while True:
+            self.approach_wake.clear()
+            try:
+                await self.check_approaching()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("approach_check_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.notify_approach_poll_s):
+                    await self.approach_wake.wait()
+            await asyncio.sleep(0.2)  # several events in a burst: one look
+
+    # --- not-yet-collected reminder (领取提醒) ---------------------------------------------------------
+    async def remind_pickups(self) -> int:
+        """Cases ready N working days ago and not picked up: one reminder each (quiet hours apply when sending)."""
+        now = self.now()
+        queued = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for p in await self.store.due_pickups(conn, now):
+                queued += await self.queue_messages(
+                    conn, "case", p["case_id"], "pickup_reminder",
+                    {"days": self.settings.notify_pickup_reminder_days}, f"pickup:{p['case_id']}", p["event_id"],
+                    now)
+                await self.store.pickup_reminded(conn, p["case_id"], now)
+        if queued:
+            log.info("pickup_reminders_queued", messages=queued)
+        return queued
+
+    async def reminder_loop(self) -> None:
+        while True:
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await self.remind_pickups()
+            await asyncio.sleep(self.settings.notify_reminder_sweep_s)
+
+    # --- delivery receipts (回执) ---------------------------------------------------------------------
+    async def receipts(self, provider: str, items: list[tuple[str, bool, str | None]]) -> dict[str, int]:
+        """Record provider receipts ``(provider message id, delivered, code)``; unknown ids are counted."""
+        now = self.now()
+        known = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for msg_id, delivered, code in items:
+                known += await self.store.record_receipt(conn, provider, msg_id, delivered, code, now)
+        log.info("sms_receipts", provider=provider, received=len(items), matched=known)
+        return {"received": len(items), "matched": known}
 
     # --- the sender ----------------------------------------------------------------------------------
     async def send_next(self) -> bool:
@@ -171,7 +294,7 @@ class NotifyApp:
             return
         attempts = row["attempts"] + 1
         sms = OutgoingSms(message_id=mid, phone=phone, text=row["text"], template=template,
-                          signature=self.signature, parts=row["parts"])
+                          signature=self.signature, parts=row["parts"], variables=dict(row["variables"] or {}))
         try:
             provider_msg_id = await self.provider.send(sms)
         except ProviderError as exc:

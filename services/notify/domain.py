@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -96,6 +97,10 @@ TEMPLATES: dict[str, Template] = {t.code: t for t in (
     Template("materials_missing", "您申请的事项尚缺{count}项材料，请按一次性告知单补齐后再来办理。", reminder=True),
     Template("ready_for_pickup", "您办理的事项已办结，证照可领取，请您于{month}月{day}日前来领取。", reminder=True),
     Template("ready_for_pickup_any_day", "您办理的事项已办结，证照可领取，请您在工作日来领取。", reminder=True),
+    # 快到您了: in the hall, like a call, so it never waits for quiet hours
+    Template("turn_approaching", "快到您了：{number}号前面还有{ahead}人，请到等候区留意叫号。", reminder=False),
+    Template("pickup_reminder", "您办理的事项已办结{days}个工作日，证照尚未领取，请您在工作日来领取。", reminder=True),
+    Template("rating_invite", "请您对本次服务评价：{url}", reminder=True),
 )}
 
 
@@ -123,6 +128,46 @@ def pickup_message(pickup_by: date | None) -> tuple[str, dict[str, object]]:
     if pickup_by is None:
         return "ready_for_pickup_any_day", {}
     return "ready_for_pickup", {"month": pickup_by.month, "day": pickup_by.day}
+
+
+def template_params(code: str, variables: dict[str, object]) -> tuple[dict[str, str], list[str]]:
+    """The variables as a provider wants them: by name (Aliyun ``TemplateParam``, ``${name}`` in the registered
+    template) and in the order they appear in our text (Tencent ``TemplateParamSet``, ``{1}``, ``{2}`` …)."""
+    t = TEMPLATES[code]
+    order: list[str] = []
+    for _, f, _, _ in string.Formatter().parse(t.body):
+        if f and f not in order:
+            order.append(f)
+    named = {k: str(variables[k]) for k in order}
+    return named, [named[k] for k in order]
+
+
+def pickup_reminder_due(ready_at: datetime, days: int, is_workday: Callable[[date], bool]) -> datetime:
+    """When to remind of a case not collected: the ``days``-th working day after the day it became ready
+    (次日起算), at the same time of day (quiet hours then apply to the message like to any reminder)."""
+    day, counted = ready_at.date(), 0
+    for _ in range(366 * 2):
+        if counted >= days:
+            break
+        day += timedelta(days=1)
+        if is_workday(day):
+            counted += 1
+    return ready_at.replace(year=day.year, month=day.month, day=day.day)
+
+
+def approach_decision(status: str, ahead: int, issued_ahead: int | None, threshold: int, *,
+                      issued_overdue: bool = True) -> str:
+    """What a look at a waiting ticket means for the turn-approaching SMS: ``send`` (its people ahead dropped
+    to ``threshold`` or fewer), ``wait`` (still more ahead, or its issued event not seen yet while it may still
+    come: ``issued_overdue`` False), ``skip`` (no SMS ever: the ticket is no longer waiting, or it was issued
+    with ``threshold`` or fewer ahead, which the issued SMS already said)."""
+    if status not in ("waiting", "transferred"):
+        return "skip"
+    if issued_ahead is None and not issued_overdue:
+        return "wait"
+    if issued_ahead is not None and issued_ahead <= threshold:
+        return "skip"
+    return "send" if ahead <= threshold else "wait"
 
 
 # --- quiet hours and rate limits ------------------------------------------------------------------------

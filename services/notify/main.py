@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import httpx
 from fastapi import FastAPI
 
 from services.notify.api import router
 from services.notify.app import EVENT_TYPES, NotifyApp
 from services.notify.crypto import DataBox, derive_development_key, parse_key
-from services.notify.providers import LocalProvider, Provider, WebhookProvider
+from services.notify.domain import TEMPLATES
+from services.notify.providers import AliyunProvider, LocalProvider, Provider, TencentProvider, WebhookProvider
+from services.notify.queue_client import QueueClient
 from services.notify.settings import NotifySettings
 from shared.consumer import EventConsumer
 from shared.events.base import subject_for
@@ -36,11 +39,32 @@ def make_provider(settings: NotifySettings) -> Provider:
     if settings.notify_provider == "webhook" and settings.notify_webhook_url:
         return WebhookProvider(settings.notify_webhook_url, settings.notify_webhook_token,
                                settings.notify_webhook_timeout_s)
+    if settings.notify_provider in ("aliyun", "tencent"):
+        templates = (settings.notify_aliyun_templates if settings.notify_provider == "aliyun"
+                     else settings.notify_tencent_templates)
+        missing = sorted(set(TEMPLATES) - set(templates))
+        if missing:  # those messages fail as template_not_registered
+            log.warning("provider_templates_missing", provider=settings.notify_provider, templates=missing)
+    if settings.notify_provider == "aliyun":
+        return AliyunProvider(settings.notify_aliyun_access_key_id or "",
+                              settings.notify_aliyun_access_key_secret or "", settings.notify_aliyun_templates,
+                              endpoint=settings.notify_aliyun_endpoint,
+                              protocol=settings.notify_aliyun_protocol, timeout_s=settings.notify_provider_timeout_s)
+    if settings.notify_provider == "tencent":
+        return TencentProvider(settings.notify_tencent_secret_id or "", settings.notify_tencent_secret_key or "",
+                               settings.notify_tencent_sdk_app_id or "", settings.notify_tencent_templates,
+                               region=settings.notify_tencent_region, endpoint=settings.notify_tencent_endpoint,
+                               protocol=settings.notify_tencent_protocol, timeout_s=settings.notify_provider_timeout_s)
     return LocalProvider()
 
 
+def queue_url(settings: NotifySettings) -> str:
+    """``HALLNET_QUEUE_URL``, else the queue service of ``hallnet up`` (port base + 0, this service is base + 3)."""
+    return settings.queue_url or f"http://127.0.0.1:{settings.http_port - 3}"
+
+
 def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None = None,
-              provider: Provider | None = None) -> FastAPI:
+              provider: Provider | None = None, queue_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The service as an ASGI app; settings (signature, key, quiet hours) are checked before anything connects."""
     box = make_box(settings)
     settings.signature  # noqa: B018  (raises on a signature that is not 2–12 characters)
@@ -49,9 +73,10 @@ def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(settings, ["services.notify.migrations"])
+        queue = QueueClient(queue_url(settings), transport=queue_transport)
         await runtime.start()
         try:
-            notify = NotifyApp(runtime.db, settings, box, chosen, clock=clock)
+            notify = NotifyApp(runtime.db, settings, box, chosen, clock=clock, queue=queue)
             app.state.runtime, app.state.notify = runtime, notify
             consumer = EventConsumer(
                 bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
@@ -61,10 +86,13 @@ def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None 
             runtime.spawn("notify_consumer", consumer.run)
             runtime.spawn("sms_sender", notify.send_loop)
             runtime.spawn("retention_sweep", notify.sweep_loop)
+            runtime.spawn("turn_approaching", notify.approach_loop)
+            runtime.spawn("pickup_reminders", notify.reminder_loop)
             yield
         finally:
             await runtime.stop()
             await chosen.close()
+            await queue.close()
 
     app = create_app("notify", "hallnet notify service (短信)", settings.version, lifespan=lifespan)
     app.include_router(router)

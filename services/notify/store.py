@@ -11,6 +11,8 @@ import asyncpg
 
 MESSAGE_COLUMNS = frozenset({"status", "attempts", "next_attempt_at", "deferred_reason", "error_code", "provider",
                              "provider_msg_id", "sent_at", "finished_at"})
+SELECT_LIST = """id, template, text, parts, status, phone_masked, ref_type, ref_id, attempts, error_code,
+                 created_at, sent_at, next_attempt_at, delivery, delivery_code, delivered_at"""
 
 
 class NotifyStore:
@@ -37,18 +39,86 @@ class NotifyStore:
         """False when this (event, template, phone) already has its message."""
         status = await conn.execute(
             """INSERT INTO messages (id, dedupe_key, event_id, template, ref_type, ref_id, phone, phone_hash,
-                   phone_masked, text, parts, status, next_attempt_at, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12)
+                   phone_masked, text, parts, status, next_attempt_at, created_at, variables)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $12, $13::jsonb)
                ON CONFLICT (dedupe_key) DO NOTHING""",
             m["id"], m["dedupe_key"], m["event_id"], m["template"], m["ref_type"], m["ref_id"], m["phone"],
-            m["phone_hash"], m["phone_masked"], m["text"], m["parts"], m["created_at"])
+            m["phone_hash"], m["phone_masked"], m["text"], m["parts"], m["created_at"],
+            dict(m.get("variables") or {}))
         return bool(status.endswith(" 1"))
 
-    async def messages_for(self, conn: asyncpg.Connection, ref_id: str, limit: int) -> list[asyncpg.Record]:
+    async def messages_for(self, conn: asyncpg.Connection, ref_id: str | None, limit: int) -> list[asyncpg.Record]:
+        """A ref's messages oldest first; without a ref the latest ``limit`` of the site (still oldest first)."""
+        if ref_id is not None:
+            return await conn.fetch(
+                f"SELECT {SELECT_LIST} FROM messages WHERE ref_id = $1 ORDER BY created_at, id LIMIT $2",
+                ref_id, limit)
+        rows = await conn.fetch(f"SELECT {SELECT_LIST} FROM messages ORDER BY created_at DESC, id DESC LIMIT $1",
+                                limit)
+        return list(reversed(rows))
+
+    async def record_receipt(self, conn: asyncpg.Connection, provider: str, provider_msg_id: str, delivered: bool,
+                             code: str | None, at: datetime) -> bool:
+        """Mark a sent message delivered/undelivered by the provider's id; False when no sent message has it.
+        A later receipt for the same message replaces an earlier one (a provider may report twice)."""
+        status = await conn.execute(
+            """UPDATE messages SET delivery = $3, delivery_code = $4, delivered_at = $5
+               WHERE provider = $1 AND provider_msg_id = $2 AND status = 'sent'""",
+            provider, provider_msg_id, "delivered" if delivered else "undelivered", code, at)
+        return not status.endswith(" 0")
+
+    # --- turn approaching ---------------------------------------------------------------------------
+    async def watch_ticket(self, conn: asyncpg.Connection, ticket_id: str, number: str | None,
+                           issued_ahead: int | None, at: datetime) -> None:
+        await conn.execute(
+            """INSERT INTO ticket_watch (ticket_id, number, issued_ahead, created_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (ticket_id) DO UPDATE SET number = coalesce(ticket_watch.number, excluded.number),
+                   issued_ahead = coalesce(ticket_watch.issued_ahead, excluded.issued_ahead)""",
+            ticket_id, number, issued_ahead, at)
+
+    async def tickets_to_watch(self, conn: asyncpg.Connection, at: datetime, limit: int = 200) -> list[asyncpg.Record]:
+        """Tickets with a live contact whose turn-approaching SMS is not decided yet (with what was seen issued)."""
         return await conn.fetch(
-            """SELECT id, template, text, parts, status, phone_masked, ref_type, ref_id, attempts, error_code,
-                      created_at, sent_at, next_attempt_at
-               FROM messages WHERE ref_id = $1 ORDER BY created_at, id LIMIT $2""", ref_id, limit)
+            """SELECT c.ref_id AS ticket_id, min(w.issued_ahead) AS issued_ahead, min(w.number) AS number,
+                      min(c.created_at) AS registered_at
+               FROM contacts c LEFT JOIN ticket_watch w ON w.ticket_id = c.ref_id
+               WHERE c.ref_type = 'ticket' AND c.expires_at > $1 AND w.decided IS NULL
+               GROUP BY c.ref_id LIMIT $2""", at, limit)
+
+    async def lock_watch(self, conn: asyncpg.Connection, ticket_id: str, at: datetime) -> asyncpg.Record | None:
+        """The ticket's watch row, locked (created when the issued event has not been seen); None when decided."""
+        await conn.execute("INSERT INTO ticket_watch (ticket_id, created_at) VALUES ($1, $2) "
+                           "ON CONFLICT (ticket_id) DO NOTHING", ticket_id, at)
+        row = await conn.fetchrow("SELECT * FROM ticket_watch WHERE ticket_id = $1 FOR UPDATE", ticket_id)
+        return row if row is not None and row["decided"] is None else None
+
+    async def decide_watch(self, conn: asyncpg.Connection, ticket_id: str, decided: str, at: datetime) -> None:
+        await conn.execute("UPDATE ticket_watch SET decided = $2, decided_at = $3 WHERE ticket_id = $1",
+                           ticket_id, decided, at)
+
+    # --- pickup reminders ---------------------------------------------------------------------------
+    async def pickup_ready(self, conn: asyncpg.Connection, case_id: str, ready_at: datetime, remind_at: datetime,
+                           event_id: uuid.UUID, at: datetime) -> None:
+        """First ready_for_pickup of a case (a picked_up seen before it wins: no reminder)."""
+        await conn.execute(
+            """INSERT INTO pickups (case_id, ready_at, remind_at, state, event_id, updated_at)
+               VALUES ($1, $2, $3, 'waiting', $4, $5) ON CONFLICT (case_id) DO NOTHING""",
+            case_id, ready_at, remind_at, event_id, at)
+
+    async def picked_up(self, conn: asyncpg.Connection, case_id: str, event_id: uuid.UUID, at: datetime) -> None:
+        await conn.execute(
+            """INSERT INTO pickups (case_id, ready_at, remind_at, state, event_id, updated_at)
+               VALUES ($1, $2, $2, 'picked_up', $3, $2)
+               ON CONFLICT (case_id) DO UPDATE SET state = 'picked_up', updated_at = $2
+               WHERE pickups.state = 'waiting'""", case_id, at, event_id)
+
+    async def due_pickups(self, conn: asyncpg.Connection, at: datetime, limit: int = 100) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            """SELECT * FROM pickups WHERE state = 'waiting' AND remind_at <= $1
+               ORDER BY remind_at LIMIT $2 FOR UPDATE SKIP LOCKED""", at, limit)
+
+    async def pickup_reminded(self, conn: asyncpg.Connection, case_id: str, at: datetime) -> None:
+        await conn.execute("UPDATE pickups SET state = 'reminded', updated_at = $2 WHERE case_id = $1", case_id, at)
 
     async def claim_due(self, conn: asyncpg.Connection, at: datetime) -> asyncpg.Record | None:
         """The next pending message that is due, locked for this transaction (others skip it)."""
@@ -80,6 +150,8 @@ class NotifyStore:
     async def forget_expired(self, conn: asyncpg.Connection, at: datetime, retention: timedelta) -> tuple[int, int]:
         """Delete expired contacts and drop the sealed phone of finished messages older than the retention."""
         contacts = await conn.execute("DELETE FROM contacts WHERE expires_at <= $1", at)
+        await conn.execute("DELETE FROM ticket_watch WHERE created_at <= $1", at - retention)
+        await conn.execute("DELETE FROM pickups WHERE state <> 'waiting' AND updated_at <= $1", at - retention)
         messages = await conn.execute(
             "UPDATE messages SET phone = NULL WHERE phone IS NOT NULL AND status <> 'pending' AND created_at <= $1",
             at - retention)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from services.notify.app import NotifyApp
 from services.notify.main import build_app
 from services.notify.providers import LocalProvider, OutgoingSms, Provider, ProviderError
 from services.notify.settings import NotifySettings
+from shared.auth import ClerkClaims, issue_token
 from shared.events import matters as mev
 from shared.events import queue as qev
 from shared.events.base import Envelope, EventData, make_event
@@ -113,6 +115,16 @@ class NotifyEnv:
         return await read_stream(self.nc, self.settings.site, expect=expect, types=types, timeout_s=timeout_s)
 
 
+def staff_token(secret: str, site: str, role: str = "clerk") -> str:
+    """A clerk (or manager) token of ``site`` as the queue service issues it at sign-in."""
+    return issue_token(secret, ClerkClaims(site=site, staff_id="s001", window_no=1, session_id=uuid.uuid4(),
+                                           expires_at=int(time.time()) + 3600, role=role))
+
+
+def staff_headers(settings: NotifySettings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {staff_token(settings.token_secret, settings.site)}"}
+
+
 def notify_settings(site: str, database_url: str, nats_url: str, **kw: Any) -> NotifySettings:
     base: dict[str, Any] = {
         "site": site, "site_name": "测试大厅", "service": "notify", "database_url": database_url,
@@ -126,16 +138,19 @@ def notify_settings(site: str, database_url: str, nats_url: str, **kw: Any) -> N
 
 @contextlib.asynccontextmanager
 async def start_notify(servers: Servers, site: str, database_url: str, *, provider: Provider | None = None,
-                       clock: Callable[[], datetime] | None = None, **kw: Any) -> AsyncIterator[NotifyEnv]:
-    """The service in-process (lifespan and all) with an httpx client; leaves the database as it is."""
+                       clock: Callable[[], datetime] | None = None,
+                       queue_transport: httpx.AsyncBaseTransport | None = None, **kw: Any) -> AsyncIterator[NotifyEnv]:
+    """The service in-process (lifespan and all) with an httpx client carrying a clerk token of the site;
+    leaves the database as it is."""
     settings = notify_settings(site, database_url, servers.nats_url, **kw)
     chosen = provider or LocalProvider()
-    fastapi = build_app(settings, clock=clock, provider=chosen)
+    fastapi = build_app(settings, clock=clock, provider=chosen, queue_transport=queue_transport)
     nc = await nats.connect(servers.nats_url)
     try:
         async with fastapi.router.lifespan_context(fastapi):
             transport = httpx.ASGITransport(app=fastapi)
-            async with httpx.AsyncClient(transport=transport, base_url="http://notify.test") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://notify.test",
+                                         headers=staff_headers(settings)) as client:
                 yield NotifyEnv(client=client, app=fastapi.state.notify, settings=settings, provider=chosen, nc=nc)
     finally:
         await nc.close()

@@ -20,7 +20,7 @@ import uvicorn
 from hallnet.stack import service_env
 from services.notify.main import make_provider
 from tests.harness import Servers, wait_healthy
-from tests.integration.notify_fixtures import PHONE, called, notify_settings, start_notify
+from tests.integration.notify_fixtures import PHONE, called, notify_settings, staff_token, start_notify
 
 
 class Gateway:
@@ -114,7 +114,7 @@ def start_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 async def test_process_starts_with_the_stack_env(servers: Servers, site: str, database_url: str,
                                                  tmp_path: Path) -> None:
     """``python -m services.notify`` starts with only the variables ``hallnet up`` sets (no notify key) and
-    answers health and the messages API."""
+    answers health and the messages API (401 without a staff token, the list with one)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
     env.update(service_env(site=site, site_name="株洲市人社局便民服务大厅", service="notify",
@@ -128,7 +128,9 @@ async def test_process_starts_with_the_stack_env(servers: Servers, site: str, da
             ref = str(uuid.uuid4())
             r = await client.post("/contacts", json={"ref_type": "case", "ref_id": ref, "phone": PHONE})
             assert r.status_code == 201 and r.json()["phone_masked"] == "138****1234"
-            assert (await client.get("/messages", params={"ref_id": ref})).json() == []
+            assert (await client.get("/messages", params={"ref_id": ref})).status_code == 401
+            headers = {"Authorization": f"Bearer {staff_token('s-' + site, site)}"}
+            assert (await client.get("/messages", params={"ref_id": ref}, headers=headers)).json() == []
     finally:
         proc.terminate()
         proc.wait(10)

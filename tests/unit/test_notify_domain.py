@@ -125,3 +125,75 @@ def test_databox_lookup_and_sealing() -> None:
     blob = box.seal("13812341234", "contact:x:phone")
     assert b"13812341234" not in blob and box.open(blob, "contact:x:phone") == "13812341234"
     assert box.lookup("13812341234") == box.lookup("13812341234") != box.lookup("13812341235")
+
+
+def test_template_params_by_name_and_in_text_order() -> None:
+    """Aliyun gets the variables by name, Tencent in the order they appear in the text ({1}, {2} …), as strings."""
+    named, ordered = d.template_params("ticket_issued", {"wait_min": 11, "number": "A015", "ahead": 4})
+    assert named == {"number": "A015", "ahead": "4", "wait_min": "11"}
+    assert ordered == ["A015", "4", "11"]
+
+
+def test_pickup_reminder_counts_working_days_after_the_ready_day() -> None:
+    """Ready on Friday 10:00: the 3rd working day after is Wednesday 10:00 (the weekend does not count)."""
+    ready = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
+    due = d.pickup_reminder_due(ready, 3, lambda day: day.weekday() < 5)
+    assert due == datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
+
+
+def test_pickup_reminder_skips_a_holiday() -> None:
+    """A day the calendar says is a holiday is not counted (working days via the site's calendar)."""
+    ready = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
+    holiday = date(2026, 11, 23)
+    due = d.pickup_reminder_due(ready, 1, lambda day: day.weekday() < 5 and day != holiday)
+    assert due.date() == date(2026, 11, 24)
+
+
+@pytest.mark.parametrize(("status", "ahead", "issued_ahead", "want"), [
+    ("waiting", 4, 6, "wait"), ("waiting", 3, 6, "send"), ("transferred", 1, 6, "send"),
+    ("waiting", 0, 2, "skip"), ("called", 0, 6, "skip"), ("unknown", 0, None, "skip"), ("waiting", 2, None, "send"),
+])
+def test_approach_decision(status: str, ahead: int, issued_ahead: int | None, want: str) -> None:
+    """快到您了 when the people ahead drop to N (3); never for a ticket issued with N or fewer ahead, or not waiting."""
+    assert d.approach_decision(status, ahead, issued_ahead, 3) == want
+
+
+def test_approach_waits_for_the_issued_event() -> None:
+    """A ticket whose issued event is not seen yet waits (it may have been issued with 2 ahead) until overdue."""
+    assert d.approach_decision("waiting", 2, None, 3, issued_overdue=False) == "wait"
+    assert d.approach_decision("waiting", 2, None, 3, issued_overdue=True) == "send"
+
+
+@pytest.mark.parametrize(("code", "status", "transient"), [
+    ("isv.BUSINESS_LIMIT_CONTROL", None, True), ("isp.SYSTEM_ERROR", None, True), ("Throttling.User", None, True),
+    ("SomethingNew", 503, True), ("isv.DAY_LIMIT_CONTROL", None, False), ("isv.MOBILE_NUMBER_ILLEGAL", None, False),
+    ("isv.AMOUNT_NOT_ENOUGH", None, False), ("InvalidAccessKeyId.NotFound", 404, False),
+])
+def test_aliyun_error_codes(code: str, status: int | None, transient: bool) -> None:
+    """Aliyun flow control and server errors are retried; day limits, bad numbers, balance and keys are final."""
+    from services.notify.providers import aliyun_transient
+
+    assert aliyun_transient(code, status) is transient
+
+
+@pytest.mark.parametrize(("code", "transient"), [
+    ("LimitExceeded.PhoneNumberThirtySecondLimit", True), ("InternalError.Timeout", True),
+    ("RequestLimitExceeded", True), ("ClientNetworkError", True), ("LimitExceeded.PhoneNumberDailyLimit", False),
+    ("AuthFailure.SignatureFailure", False), ("InvalidParameterValue.IncorrectPhoneNumber", False),
+    ("FailedOperation.InsufficientBalanceInSmsPackage", False),
+])
+def test_tencent_error_codes(code: str, transient: bool) -> None:
+    """Tencent 30 s/1 h limits, internal and network errors are retried; daily limits, auth and bad input are final."""
+    from services.notify.providers import tencent_transient
+
+    assert tencent_transient(code) is transient
+
+
+def test_new_templates_render_and_count() -> None:
+    """Turn approaching and the pickup reminder fit one part with a 4-character signature; the rating link (a
+    36-character invitation id in the URL) takes two."""
+    texts = [d.signed("测试大厅", d.render("turn_approaching", {"number": "A006", "ahead": 3})),
+             d.signed("测试大厅", d.render("pickup_reminder", {"days": 3})),
+             d.signed("测试大厅", d.render("rating_invite", {"url": "http://127.0.0.1:8105/r/" + "0" * 36}))]
+    assert texts[0] == "【测试大厅】快到您了：A006号前面还有3人，请到等候区留意叫号。"
+    assert [d.count_parts(t) for t in texts] == [1, 1, 2] and len(texts[2]) == 76

@@ -217,7 +217,9 @@ def render_leaf(s: SiteLeaf, central_leaf_url: str, *, host: str = "127.0.0.1") 
         f"no_auth_user: {_q(LOCAL_USER)}",
         "leafnodes {",
         "  remotes: [",
-        f"    {{ urls: {_q(urls)}, account: {_q(ACCOUNT)} }}",
+        # only the URLs listed: a hub advertises its own leaf address (internal, behind NAT, or — in tests — the far
+        # side of a cut link); a site reaches central only the way its configuration says
+        f"    {{ urls: {_q(urls)}, account: {_q(ACCOUNT)}, ignore_discovered_servers: true }}",
         "  ]",
         "}",
         "",

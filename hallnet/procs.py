@@ -63,7 +63,11 @@ class Ports:
 def load_secrets(path: Path, sites: Iterable[str]) -> dict[str, Any]:
     """Demo credentials, generated once and kept (mode 0600) in the state directory."""
     data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault("central", {}).setdefault("hallnet_password", natsconf.new_password())
+    central = data.setdefault("central", {})
+    central.setdefault("hallnet_password", natsconf.new_password())
+    central.setdefault("token_secret", natsconf.new_password() + natsconf.new_password())
+    central.setdefault("supervisor_user", "jg001")  # 监管员, demo account of the central wall
+    central.setdefault("supervisor_password", "jg001pw")
     for site in sites:
         entry = data.setdefault("sites", {}).setdefault(site, {})
         entry.setdefault("leaf_password", natsconf.new_password())

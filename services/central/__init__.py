@@ -1,0 +1,1 @@
+"""Central supervision service (监管中心): every hall live in one place."""

@@ -1,0 +1,3 @@
+from services.central.main import main
+
+main()

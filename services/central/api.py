@@ -1,0 +1,176 @@
+"""HTTP routes of the central service (thin): the wall's views, alerts, thresholds, reports, dead letters and the
+server-sent event stream. Reading needs no token (the wall runs on a screen in the supervision room); acting on
+alerts and changing thresholds needs a supervisor's token (``POST /sign-in``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.central import reports
+from services.central.app import PREFIX, CentralApp
+from shared import errors
+from shared.consumer import dead_letter_summary
+
+router = APIRouter(prefix=PREFIX)
+
+
+async def app_of(request: Request) -> CentralApp:
+    return request.app.state.central  # type: ignore[no-any-return]
+
+
+async def supervisor(request: Request) -> str:
+    app: CentralApp = request.app.state.central
+    return app.supervisor(request.headers.get("authorization"))
+
+
+App = Annotated[CentralApp, Depends(app_of)]
+Supervisor = Annotated[str, Depends(supervisor)]
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str | None = Field(None, max_length=1000)
+
+
+class ThresholdsIn(BaseModel):
+    """Any subset of the thresholds; the others keep their values."""
+
+    model_config = ConfigDict(extra="forbid")
+    long_wait_s: int | None = None
+    queue_per_window: float | None = None
+    empty_window_min: int | None = None
+    start_grace_min: int | None = None
+    leave_grace_min: int | None = None
+    early_leave_lookback_min: int | None = None
+    bad_rating_level: int | None = None
+    offline_after_s: int | None = None
+    sms_failure_rate: float | None = None
+    sms_window_min: int | None = None
+    sms_min_messages: int | None = None
+
+
+def _site_id(site: str) -> str:
+    if not (2 <= len(site) <= 32) or not site[0].isalpha():
+        raise errors.BadRequest(f"大厅编号无效 / bad site id {site!r}")
+    return site
+
+
+@router.get("/health")
+async def health(request: Request) -> Any:
+    h = await request.app.state.runtime.health()
+    ingest = request.app.state.ingest
+    return {**h, "ingest": {"applied": ingest.applied, "duplicates": ingest.duplicates,
+                            "dead_lettered": ingest.dead_lettered, "batches": ingest.batches}}
+
+
+@router.post("/sign-in")
+async def sign_in(body: SignIn, app: App) -> dict[str, Any]:
+    """A supervisor (监管/督导) signs in: {token} for ``Authorization: Bearer``."""
+    return app.sign_in(body.username, body.password)
+
+
+@router.get("/sites")
+async def sites(app: App) -> list[dict[str, Any]]:
+    """Every site at a glance: ``status`` green / yellow / red with ``reasons``, queues, windows, today's figures."""
+    return await app.summaries()
+
+
+@router.get("/sites/{site}")
+async def site_detail(site: str, app: App) -> dict[str, Any]:
+    """One site: its summary, every queue and window, and its unresolved alerts."""
+    return await app.site_detail(_site_id(site))
+
+
+@router.get("/sites/{site}/series")
+async def site_series(site: str, app: App, day: date | None = None,
+                      month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None) -> dict[str, Any]:
+    """Waits and satisfaction of one site by hour of ``day`` (default today) or by day of ``month``."""
+    _site_id(site)
+    if day is not None and month is not None:
+        raise errors.BadRequest("day 与 month 只能给一个 / give day or month, not both")
+    if month is not None:
+        return await reports.series_month(app, site, month)
+    return await reports.series_day(app, site, day or app.today())
+
+
+@router.get("/alerts")
+async def alerts(app: App, state: Literal["open", "acknowledged", "resolved"] | None = None,
+                 site: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
+    """Alerts, the newest first (``state=open`` for those nobody has acknowledged yet)."""
+    return await app.list_alerts(state, site, limit)
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def ack_alert(alert_id: int, app: App, who: Supervisor, body: NoteIn | None = None) -> dict[str, Any]:
+    """确认: a supervisor acknowledges an open alert (409 when it is not open)."""
+    return await app.act(alert_id, "ack", who, body.note if body else None)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve_alert(alert_id: int, app: App, who: Supervisor, body: NoteIn | None = None) -> dict[str, Any]:
+    """解除: a supervisor resolves an open or acknowledged alert (409 when already resolved)."""
+    return await app.act(alert_id, "resolve", who, body.note if body else None)
+
+
+@router.get("/thresholds")
+async def get_thresholds(app: App) -> dict[str, Any]:
+    return app.thresholds_view()
+
+
+@router.put("/thresholds")
+async def put_thresholds(body: ThresholdsIn, app: App, who: Supervisor) -> dict[str, Any]:
+    """Change some thresholds (a supervisor); 422 for a value out of range."""
+    result = await app.set_thresholds(body.model_dump(exclude_none=True), who)
+    await app.evaluate()
+    return result
+
+
+def _csv(text: str, name: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/reports/daily")
+async def daily_report(app: App, day: Annotated[date, Query(alias="date")],
+                       format: Literal["json", "csv"] = "json") -> Any:
+    """Tickets, served, no-shows, waits (average, p90), service time, satisfaction, participation, overdue rate,
+    complaints per site and for the region, with rankings; ``format=csv`` for Excel."""
+    rep = {"period": "day", "date": day.isoformat(), **await reports.report(app, day, day)}
+    if format == "csv":
+        return _csv(reports.as_csv(rep), f"central-daily-{day.isoformat()}.csv")
+    return rep
+
+
+@router.get("/reports/monthly")
+async def monthly_report(app: App, month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+                         format: Literal["json", "csv"] = "json") -> Any:
+    """The monthly report (按月上报): the same figures summed over the month."""
+    start, end = reports.parse_month(month)
+    rep = {"period": "month", "month": month, **await reports.report(app, start, end)}
+    if format == "csv":
+        return _csv(reports.as_csv(rep), f"central-monthly-{month}.csv")
+    return rep
+
+
+@router.get("/dead-letters")
+async def dead_letters(app: App, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    """Events central refused (site mismatch, malformed, invalid), with the reason and the payload."""
+    return dead_letter_summary(await app.dead_letters(limit))
+
+
+@router.get("/stream")
+async def stream(request: Request) -> StreamingResponse:
+    """Server-sent events for the wall: ``sites`` on connect, then ``site`` and ``alert`` as they change."""
+    return StreamingResponse(request.app.state.wall.stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,84 @@
+"""Bootstrap of the central service: the only place that opens connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import asyncpg
+from fastapi import FastAPI
+
+from services.central.api import router
+from services.central.app import CentralApp
+from services.central.ingest import BatchResult, Ingest
+from services.central.settings import CentralSettings
+from services.central.wall import WallHub
+from shared.http import create_app
+from shared.logging import get_logger
+from shared.runtime import Runtime, prepare, serve
+
+log = get_logger("central")
+
+
+async def evaluate_loop(central: CentralApp, interval_s: float) -> None:
+    """Alerts that depend on time passing (offline, 空窗, late start) are evaluated now and then, not only after
+    batches; the inbox is pruned once an hour."""
+    rounds = 0
+    while True:
+        try:
+            await central.evaluate()
+            if rounds % max(1, int(3600 / interval_s)) == 0:
+                await central.prune()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("alert_evaluation_failed", error=repr(exc))
+        rounds += 1
+        await asyncio.sleep(interval_s)
+
+
+def build_ingest(runtime: Runtime, settings: CentralSettings, central: CentralApp) -> Ingest:
+    async def after_batch(_: BatchResult) -> None:
+        try:
+            await central.maybe_evaluate(settings.central_eval_interval_s)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("alert_evaluation_failed", error=repr(exc))
+
+    return Ingest(runtime.db, bus=runtime.bus, stream=settings.central_stream, durable=settings.central_durable,
+                  batch=settings.central_batch, tz=settings.tz, scales=central.scales(),
+                  bad_rating_level=lambda: central.thresholds.bad_rating_level,
+                  fetch_timeout_s=settings.central_fetch_timeout_s, ack_wait_s=settings.central_ack_wait_s,
+                  on_batch=after_batch)
+
+
+def build_app(settings: CentralSettings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, ["services.central.migrations"])
+        await runtime.start()
+        try:
+            central = CentralApp(runtime.db, settings, clock=clock)
+            await central.start()
+            ingest = build_ingest(runtime, settings, central)
+            wall = WallHub(central)
+            app.state.runtime, app.state.central, app.state.ingest, app.state.wall = runtime, central, ingest, wall
+            runtime.spawn("ingest", ingest.run)
+            runtime.spawn("alert_evaluator", lambda: evaluate_loop(central, settings.central_eval_interval_s))
+            runtime.spawn("wall", wall.run)
+            yield
+        finally:
+            await runtime.stop()
+
+    app = create_app("central", "hallnet central supervision (监管中心)", settings.version, lifespan=lifespan)
+    app.include_router(router)
+    return app
+
+
+def main() -> None:
+    settings = CentralSettings()
+    prepare(settings)
+    serve(build_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

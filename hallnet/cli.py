@@ -119,8 +119,16 @@ def format_table(doc: dict[str, Any]) -> str:
     central = doc["central"]
     where = f"JetStream domain {central['js_domain']}" if central.get("js_domain") else "existing server (NATS_URL)"
     out = [f"central  NATS {_mask(central['nats_url'])}  ({where}; stream {central.get('stream', 'CENTRAL')} "
-           "sources every site)", *lines]
+           "sources every site)"]
+    if central.get("entry"):
+        sup = (central.get("supervisors") or [{}])[0]
+        out.append(f"central  supervision wall (监管大屏) {central['entry']}  "
+                   f"supervisor {sup.get('user', '-')} / {sup.get('password', '-')} (demo only)")
+    out += lines
     for s in doc["sites"]:
+        if s["entry"]:
+            out.append(f"  {s['id']}: screens (取号机 kiosk, 呼叫器 console, 综合屏 display, 评价器 pad, "
+                       f"值班长 manager) at {s['entry']}")
         if s["staff"]:
             first = s["staff"][0]
             out.append(f"  {s['id']}: {len(s['staff'])} demo clerks, e.g. {first['staff_id']} / {first['password']} "
@@ -129,7 +137,7 @@ def format_table(doc: dict[str, Any]) -> str:
 
 
 def _svc_order(name: str) -> int:
-    order = ["queue", "matters", "ratings", "notify"]
+    order = ["queue", "matters", "ratings", "notify", "gateway"]
     return order.index(name) if name in order else len(order)
 
 

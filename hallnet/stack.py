@@ -41,6 +41,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("matters", 1),  # 事项与办件
     ServiceSpec("ratings", 2),  # 好差评
     ServiceSpec("notify", 3),  # 短信
+    ServiceSpec("gateway", 5),  # 站点网关: the screens and the site's entry URL; keep it after the services it proxies
 )
 
 
@@ -49,6 +50,13 @@ def available_services() -> list[ServiceSpec]:
     spec = importlib.util.find_spec("services")
     roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
     return [s for s in SERVICES if any((root / s.name / "__main__.py").is_file() for root in roots)]
+
+
+def central_available() -> bool:
+    """Whether ``services/central/__main__.py`` (the supervision service) exists."""
+    spec = importlib.util.find_spec("services")
+    roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    return any((root / "central" / "__main__.py").is_file() for root in roots)
 
 
 def database_url(base: str | None, pg_port: int | None, database: str) -> str:
@@ -82,6 +90,8 @@ def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_ur
         "HALLNET_TOKEN_SECRET": token_secret, "HALLNET_SEED_FILE": str(seed_file),
         "HALLNET_ENFORCE_OFFICE_HOURS": "false", "HALLNET_LOG_FORMAT": "json",
     }
+    if service == "ratings":  # behind the site gateway: the client's address is the last X-Forwarded-For entry
+        env["HALLNET_RATINGS_TRUST_FORWARDED_FOR"] = "true"
     if data_key:  # keys for personal data at rest (per site, from secrets.json): applicants, phone numbers
         env["HALLNET_MATTERS_DATA_KEY"] = data_key
         env["HALLNET_NOTIFY_DATA_KEY"] = notify_key or data_key
@@ -122,6 +132,9 @@ class Federation:
         self.children: list[Child] = []
         self.pg: EmbeddedPostgres | None = None
         self.central_url = ""
+        self.central_service: str | None = None  # the supervision service's base URL
+        self.central_gateway: str | None = None  # the gateway serving the wall in front of it
+        self.supervisors: list[dict[str, str]] = []  # demo supervisor accounts of the central wall
         self.sites: list[Site] = []
         for i, sid in enumerate(sites):
             path = site_config_path(sid)
@@ -184,6 +197,8 @@ class Federation:
         if self.with_services:
             await self._start_services(secrets)
         await self._ensure_central_stream()
+        if self.with_services and central_available():
+            await self._start_central(secrets)
         doc = self.stack_doc()
         self._write(self.stack_path, doc)
         return doc
@@ -223,14 +238,24 @@ class Federation:
     async def _start_services(self, secrets: dict[str, Any]) -> None:
         started: list[Child] = []
         for site in self.sites:
-            for spec in available_services():
-                port = self.ports.pick(8101 + 10 * site.index + spec.port_offset)
+            specs = available_services()
+            ports = {spec.name: self.ports.pick(8101 + 10 * site.index + spec.port_offset) for spec in specs}
+            urls = {name: f"http://127.0.0.1:{p}" for name, p in ports.items()}
+            for spec in specs:
+                port = ports[spec.name]
                 db = database_url(self.external_db, self.pg.port if self.pg else None,
                                   f"{site.id.replace('-', '_')}_{spec.name}")
                 env = service_env(site=site.id, site_name=site.name, service=spec.name, nats_url=site.nats_url,
                                   db_url=db, port=port, token_secret=secrets["sites"][site.id]["token_secret"],
                                   seed_file=site.config, data_key=secrets["sites"][site.id].get("data_key", ""),
                                   notify_key=secrets["sites"][site.id].get("notify_key", ""))
+                if spec.name == "gateway":  # proxies the site's other services, started before it in this loop
+                    env["HALLNET_UPSTREAMS"] = json.dumps(site.services)
+                if spec.name == "notify":  # asks the queue who is next; texts links to the site's public entry
+                    if "queue" in urls:
+                        env["HALLNET_QUEUE_URL"] = urls["queue"]
+                    if "gateway" in urls:
+                        env["HALLNET_PUBLIC_URL"] = urls["gateway"]
                 child = Child(f"{site.id}-{spec.name}", [sys.executable, "-m", f"services.{spec.name}"],
                               self.logs / f"{site.id}-{spec.name}.log", env=env, tier=3, port=port,
                               health_url=f"http://127.0.0.1:{port}/{spec.name}/api/v1/health")
@@ -254,13 +279,54 @@ class Federation:
         finally:
             await nc.close()
 
+    async def _start_central(self, secrets: dict[str, Any]) -> None:
+        """The supervision service (监管中心) on central's NATS, with its own database."""
+        from shared.auth import hash_password
+
+        gateway_port, port = self.ports.pick(8200), self.ports.pick(8201)
+        db = database_url(self.external_db, self.pg.port if self.pg else None, "central")
+        sites = []
+        for site in self.sites:
+            config = json.loads(site.config.read_text(encoding="utf-8"))
+            hours = (config.get("office_hours") or {}).get("sessions")
+            sites.append({"id": site.id, "name": site.name, "scale": config.get("rating_scale", "national5"),
+                          **({"office_hours": hours} if hours else {})})
+        c = secrets["central"]
+        env = {
+            "HALLNET_SITE": "central", "HALLNET_SITE_NAME": "监管中心", "HALLNET_SERVICE": "central",
+            "NATS_URL": self.central_url, "DATABASE_URL": db,
+            "HALLNET_HTTP_HOST": "127.0.0.1", "HALLNET_HTTP_PORT": str(port),
+            "HALLNET_TOKEN_SECRET": c["token_secret"], "HALLNET_LOG_FORMAT": "json",
+            "HALLNET_CENTRAL_SITES": json.dumps(sites, ensure_ascii=False),
+            "HALLNET_CENTRAL_SUPERVISORS": json.dumps({c["supervisor_user"]: hash_password(c["supervisor_password"])}),
+        }
+        child = Child("central", [sys.executable, "-m", "services.central"], self.logs / "central.log", env=env,
+                      tier=3, port=port, health_url=f"http://127.0.0.1:{port}/central/api/v1/health")
+        self._spawn(child)
+        self.central_service = f"http://127.0.0.1:{port}"
+        # the wall (监管大屏) is served by a gateway in front of central, so that it talks to its own origin
+        gw_env = {"HALLNET_SITE": "central", "HALLNET_SITE_NAME": "监管中心", "HALLNET_SERVICE": "gateway",
+                  "HALLNET_HTTP_HOST": "127.0.0.1", "HALLNET_HTTP_PORT": str(gateway_port),
+                  "HALLNET_LOG_FORMAT": "json", "HALLNET_UPSTREAMS": json.dumps({"central": self.central_service})}
+        gateway = Child("central-gateway", [sys.executable, "-m", "services.gateway"],
+                        self.logs / "central-gateway.log", env=gw_env, tier=3, port=gateway_port,
+                        health_url=f"http://127.0.0.1:{gateway_port}/gateway/api/v1/health")
+        self._spawn(gateway)
+        await asyncio.gather(wait_healthy(child), wait_healthy(gateway))
+        self.central_gateway = f"http://127.0.0.1:{gateway_port}"
+        self.supervisors = [{"user": c["supervisor_user"], "password": c["supervisor_password"]}]
+
     def stack_doc(self) -> dict[str, Any]:
+        central_entry = f"{self.central_gateway}/wall" if self.central_gateway else None
         return {
-            "central": {"entry": None, "services": {}, "nats_url": self.central_url,
+            "central": {"entry": central_entry,
+                        "services": {"central": self.central_service} if self.central_service else {},
+                        "supervisors": self.supervisors, "nats_url": self.central_url,
                         "stream": natsconf.CENTRAL_STREAM,
                         "js_domain": None if self.external_nats else natsconf.CENTRAL_DOMAIN},
             "sites": [{"id": s.id, "name": s.name, "nats_url": s.nats_url,
-                       "entry": f"{s.services['queue']}/" if "queue" in s.services else None,
+                       "entry": (f"{s.services['gateway']}/" if "gateway" in s.services
+                                 else f"{s.services['queue']}/" if "queue" in s.services else None),
                        "services": s.services, "staff": s.staff, "managers": s.managers,
                        "config": str(s.config)} for s in self.sites],
             **self._process_doc(),

@@ -296,6 +296,21 @@ async def test_hallnet_up_serves_a_ticket_and_federates_its_events(hallnet: Hall
         for m in sourced:
             assert (m.headers or {}).get("Nats-Msg-Id") == f"{SITE}:{json.loads(m.data)['id']}"
 
+        # and in the supervision service's figures (监管中心), which `hallnet up` starts on central
+        assert central["entry"] and central["services"]["central"], central
+        async with httpx.AsyncClient(base_url=central["services"]["central"], timeout=10) as http:
+            deadline = time.monotonic() + 20
+            while True:
+                r = await http.get(f"/central/api/v1/sites/{SITE}")
+                assert r.status_code == 200, r.text
+                today = r.json()["today"]
+                if today["served"] >= 1 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.3)
+            assert today["issued"] >= 1 and today["served"] >= 1, today
+            assert r.json()["online"] is True, r.json()
+            assert (await http.get(central["entry"])).status_code == 200
+
     # SIGTERM stops hallnet and every process it started
     proc.send_signal(signal.SIGTERM)
     try:

@@ -38,6 +38,9 @@ from shared.workdays import WorkCalendar
 
 log = get_logger("notify")
 SEND_CHANNEL = "hallnet_notify_send"
+# messages still worth sending to a phone registered a little after their event (not "you are called" — stale by
+# then — nor reminders, which have their own schedule)
+LATE_CONTACT_TEMPLATES = ("ticket_issued", "materials_missing")
 ISSUED_GRACE = timedelta(minutes=2)  # after this, a ticket whose issued event was never seen is judged without it
 EVENT_TYPES = (qev.TicketIssued.TYPE, qev.TicketCalled.TYPE, qev.QueueSnapshot.TYPE, mev.CaseMaterialsMissing.TYPE,
                mev.CaseReadyForPickup.TYPE, mev.CasePickedUp.TYPE, rev.InvitationOpened.TYPE)
@@ -80,13 +83,22 @@ class NotifyApp:
             raise as_http_error(exc) from exc
         now = self.now()
         cid = uuid7()
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
             row = await self.store.upsert_contact(conn, {
                 "id": cid, "ref_type": ref_type, "ref_id": str(ref_id),
                 "phone": self.box.seal(phone, f"contact:{ref_type}:{ref_id}:phone"),
                 "phone_hash": self.box.lookup(phone), "phone_masked": d.mask_phone(phone), "created_at": now,
                 "expires_at": now + timedelta(days=self.settings.notify_retention_days)})
-        log.info("contact_registered", contact_id=str(row["id"]), ref_type=ref_type, ref_id=str(ref_id))
+            # the event asking for an SMS may have come first (the kiosk registers the phone after the ticket exists)
+            late = await self.store.claim_unclaimed(conn, ref_type, str(ref_id),
+                                                    now - timedelta(seconds=self.settings.notify_late_contact_s))
+            queued = 0
+            for u in late:
+                queued += await self.queue_messages(conn, ref_type, str(ref_id), u["template"],
+                                                    dict(u["variables"]), str(u["event_id"]), u["event_id"],
+                                                    now)
+        log.info("contact_registered", contact_id=str(row["id"]), ref_type=ref_type, ref_id=str(ref_id),
+                 late_messages=queued)
         return {"id": str(row["id"]), "ref_type": ref_type, "ref_id": str(ref_id), "phone_masked": row["phone_masked"]}
 
     async def messages(self, ref_id: str | None, limit: int = 200) -> list[dict[str, Any]]:
@@ -145,6 +157,8 @@ class NotifyApp:
             return
         ref_type, ref_id, template, variables = wanted
         created = await self.queue_messages(conn, ref_type, ref_id, template, variables, str(env.id), env.id, now)
+        if not created and template in LATE_CONTACT_TEMPLATES:  # no phone yet: keep it for a contact on its way
+            await self.store.hold_unclaimed(conn, ref_type, ref_id, template, env.id, variables, now)
         if created:
             log.info("sms_queued", event_type=env.type, template=template, ref_id=ref_id, messages=created)
 

@@ -147,9 +147,23 @@ class NotifyStore:
         await conn.execute(f"UPDATE messages SET {sets} WHERE id = $1", message_id, *[fields[n] for n in names])
 
     # --- retention ----------------------------------------------------------------------------------
+    async def hold_unclaimed(self, conn: asyncpg.Connection, ref_type: str, ref_id: str, template: str,
+                             event_id: uuid.UUID, variables: dict[str, Any], at: datetime) -> None:
+        await conn.execute(
+            """INSERT INTO unclaimed (ref_type, ref_id, template, event_id, variables, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+            ref_type, ref_id, template, event_id, variables, at)  # jsonb: the pool's codec encodes the dict
+
+    async def claim_unclaimed(self, conn: asyncpg.Connection, ref_type: str, ref_id: str,
+                              since: datetime) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            """DELETE FROM unclaimed WHERE ref_type = $1 AND ref_id = $2 AND created_at >= $3
+               RETURNING template, event_id, variables""", ref_type, ref_id, since)
+
     async def forget_expired(self, conn: asyncpg.Connection, at: datetime, retention: timedelta) -> tuple[int, int]:
         """Delete expired contacts and drop the sealed phone of finished messages older than the retention."""
         contacts = await conn.execute("DELETE FROM contacts WHERE expires_at <= $1", at)
+        await conn.execute("DELETE FROM unclaimed WHERE created_at <= $1", at - timedelta(days=1))
         await conn.execute("DELETE FROM ticket_watch WHERE created_at <= $1", at - retention)
         await conn.execute("DELETE FROM pickups WHERE state <> 'waiting' AND updated_at <= $1", at - retention)
         messages = await conn.execute(

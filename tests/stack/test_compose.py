@@ -74,7 +74,8 @@ def test_compose_references_resolve_in_the_repository() -> None:
 def test_every_hallnet_container_runs_an_existing_service_on_its_own_port() -> None:
     """Each hallnet container names a real ``services/<name>`` package and publishes the port it listens on."""
     services = _hallnet_services(_compose())
-    assert {"queue", "matters", "ratings", "notify"} <= {s["environment"]["HALLNET_SERVICE"] for s in services.values()}
+    names = {s["environment"]["HALLNET_SERVICE"] for s in services.values()}
+    assert {"queue", "matters", "ratings", "notify", "gateway", "central"} <= names
     ports = []
     for name, svc in services.items():
         env = svc["environment"]
@@ -82,9 +83,23 @@ def test_every_hallnet_container_runs_an_existing_service_on_its_own_port() -> N
         port = env["HALLNET_HTTP_PORT"]
         assert any(p.endswith(f":{port}:{port}") for p in svc.get("ports") or []), f"{name} does not publish {port}"
         ports.append(port)
-        for key in ("HALLNET_SITE", "NATS_URL"):
+        for key in ("HALLNET_SITE", "NATS_URL") if env["HALLNET_SERVICE"] != "gateway" else ("HALLNET_UPSTREAMS",):
             assert env.get(key), f"{name} lacks {key}"
     assert len(ports) == len(set(ports)), "two containers claim one port"
+
+
+def test_gateways_proxy_only_containers_that_exist() -> None:
+    """Each gateway's upstreams name containers of this file on the ports those containers listen on."""
+    doc = _compose()
+    gateways = {n: s for n, s in _hallnet_services(doc).items() if s["environment"]["HALLNET_SERVICE"] == "gateway"}
+    assert {"zhuzhou-gateway", "central-gateway"} <= set(gateways)
+    for name, svc in gateways.items():
+        for service, url in json.loads(svc["environment"]["HALLNET_UPSTREAMS"]).items():
+            host, port = re.fullmatch(r"http://([a-z0-9-]+):(\d+)", url).groups()  # type: ignore[union-attr]
+            target = doc["services"].get(host)
+            assert target is not None, f"{name}: no container {host}"
+            assert target["environment"]["HALLNET_SERVICE"] == service, (name, service, host)
+            assert target["environment"]["HALLNET_HTTP_PORT"] == port, (name, host, port)
 
 
 def test_central_stream_job_uses_the_password_in_the_central_config() -> None:

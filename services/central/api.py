@@ -92,6 +92,12 @@ async def site_detail(site: str, app: App) -> dict[str, Any]:
     return await app.site_detail(_site_id(site))
 
 
+@router.get("/sites/{site}/ratings-chain/verify")
+async def verify_rating_chain(site: str, app: App) -> dict[str, Any]:
+    """The site's rating chain (好差评) verified from its events alone: {ok, checked, broken_at, conflicts, reason}."""
+    return await app.verify_rating_chain(_site_id(site))
+
+
 @router.get("/sites/{site}/series")
 async def site_series(site: str, app: App, day: date | None = None,
                       month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None) -> dict[str, Any]:

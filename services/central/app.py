@@ -145,6 +145,14 @@ class CentralApp:
             })
         return out
 
+    async def verify_rating_chain(self, site: str) -> dict[str, Any]:
+        """The site's rating chain (好差评) checked from the events central received, nothing else."""
+        async with self.pool.acquire() as conn:
+            entries = await conn.fetch(
+                "SELECT seq, hash, prev, digest FROM rating_chain WHERE site = $1 ORDER BY seq", site)
+            conflicts = await conn.fetch("SELECT seq FROM rating_chain_conflicts WHERE site = $1", site)
+        return {"site": site, **d.verify_rating_chain(entries, conflicts)}
+
     async def site_detail(self, site: str) -> dict[str, Any]:
         """Drill-down: the summary plus every queue, every window and the site's unresolved alerts."""
         found = await self.summaries({site})

@@ -319,3 +319,32 @@ REPORT_COLUMNS = (("site", "大厅编号"), ("name", "大厅名称"), ("issued",
                   ("complaints_closed", "投诉办结"), ("cases_completed", "办件办结"), ("cases_overdue", "超期办件"),
                   ("overdue_rate", "超期率"), ("sms_failed", "短信失败"), ("rank_satisfaction", "满意率排名"),
                   ("rank_wait", "等候排名"))
+
+
+# --- the sites' rating chains, from the events alone (shared.chain) ---------------------------------------------
+def verify_rating_chain(entries: Iterable[Mapping[str, Any]], conflicts: Iterable[Mapping[str, Any]]
+                        ) -> dict[str, Any]:
+    """Walk a site's chain as its events told it (``seq``, ``hash``, ``prev``, ``digest`` in seq order): every
+    hash recomputes from prev + digest, every prev is the hash before it, no position is missing, and no later event
+    claimed a held position with another hash. ``broken_at``: the first position that does not check out."""
+    from shared.chain import GENESIS, link_hash
+
+    clashes = sorted({int(c["seq"]) for c in conflicts})
+    prev, expect, checked = GENESIS, 1, 0
+    for e in entries:
+        seq = int(e["seq"])
+        if seq != expect:
+            return {"ok": False, "checked": checked, "broken_at": expect, "conflicts": clashes,
+                    "reason": f"entries {expect}–{seq - 1} never reached central (missing or not yet arrived)"}
+        if link_hash(e["prev"], e["digest"]) != e["hash"]:
+            return {"ok": False, "checked": checked, "broken_at": seq, "conflicts": clashes,
+                    "reason": f"entry {seq}: its hash does not follow from its digest"}
+        if e["prev"] != prev:
+            return {"ok": False, "checked": checked, "broken_at": seq, "conflicts": clashes,
+                    "reason": f"entry {seq} does not link to entry {seq - 1} as central received it (rewritten)"}
+        checked += 1
+        prev, expect = e["hash"], seq + 1
+    if clashes:
+        return {"ok": False, "checked": checked, "broken_at": clashes[0], "conflicts": clashes,
+                "reason": f"entry {clashes[0]} was sent again with another hash (rewritten)"}
+    return {"ok": True, "checked": checked, "broken_at": None, "conflicts": [], "reason": None}

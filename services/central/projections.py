@@ -53,6 +53,7 @@ class BatchProjection:
         self.cases: dict[Any, dict[str, Any]] = {}
         self.opens: dict[tuple[str, str, str], tuple[d.Candidate, datetime]] = {}
         self.resolves: dict[tuple[str, str, str], tuple[datetime, str]] = {}
+        self.chain: list[tuple[str, int, str, str, str, Any]] = []  # (site, seq, hash, prev, digest, event id)
 
     def _day(self, site: str, day: date) -> dict[str, int]:
         row = self.days.get((site, day))
@@ -86,6 +87,11 @@ class BatchProjection:
     def _resolve(self, site: str, kind: str, subject: str, at: datetime, note: str) -> None:
         # opened earlier in the same batch: it is written open first, then resolved (on record either way)
         self.resolves[(site, kind, subject)] = (at, note)
+
+    def _chain(self, site: str, env: Envelope, data: Any) -> None:
+        """A rating chain entry as its event tells it (events from before the fields existed carry none)."""
+        if data.chain_seq is not None and data.chain_hash and data.chain_prev and data.chain_digest:
+            self.chain.append((site, data.chain_seq, data.chain_hash, data.chain_prev, data.chain_digest, env.id))
 
     def add(self, env: Envelope, data: EventData) -> None:
         site, at = env.site, env.occurred_at.astimezone(self.tz)
@@ -140,7 +146,10 @@ class BatchProjection:
             for w in data.windows:
                 state = w.state if w.state in ("closed", "paused") else "open"  # serving: staffed and open
                 self._window(site, w.window_no, state, w.staff_id, at, day, state != "closed")
+        elif isinstance(data, rev.RatingVoided):
+            self._chain(site, env, data)
         elif isinstance(data, rev.RatingSubmitted):
+            self._chain(site, env, data)
             sat = d.is_satisfied(data.level, data.scale)
             row = self._day(site, day)
             row["rated"] += 1
@@ -157,6 +166,7 @@ class BatchProjection:
                                                                  "staff_id": data.staff_id,
                                                                  "matter_id": data.matter_id}), at)
         elif isinstance(data, rev.RatingDefaulted):
+            self._chain(site, env, data)
             sat = d.is_satisfied(data.level, self.scales.get(site))
             row = self._day(site, day)
             row["defaulted"] += 1
@@ -223,6 +233,18 @@ class BatchProjection:
     async def write(self, conn: asyncpg.Connection) -> list[int]:
         """Every aggregate in a handful of set-based statements (sorted keys: concurrent writers never
         deadlock). Returns the ids of alerts opened or resolved."""
+        if self.chain:
+            chain_cols = list(zip(*sorted(self.chain), strict=True))
+            await conn.execute(
+                """INSERT INTO rating_chain (site, seq, hash, prev, digest, event_id)
+                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[])
+                   ON CONFLICT (site, seq) DO NOTHING""", *[list(c) for c in chain_cols])
+            await conn.execute(
+                """INSERT INTO rating_chain_conflicts (site, seq, hash, event_id)
+                   SELECT x.s, x.q, x.h, x.e
+                   FROM unnest($1::text[], $2::bigint[], $3::text[], $4::uuid[]) AS x(s, q, h, e)
+                   JOIN rating_chain c ON c.site = x.s AND c.seq = x.q AND c.hash <> x.h
+                   ON CONFLICT DO NOTHING""", *[list(chain_cols[i]) for i in (0, 1, 2, 5)])
         if self.sites:
             keys = sorted(self.sites)
             await conn.execute(

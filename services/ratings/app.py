@@ -147,6 +147,13 @@ class RatingsApp:
                                               now=self.now())}
 
     # --- rating --------------------------------------------------------------------------------------
+    @staticmethod
+    def chain_fields(row: asyncpg.Record) -> dict[str, Any]:
+        """An entry's place in the chain as its event carries it (``shared.chain``)."""
+        entry = {**dict(row), "rating_id": row["id"], "reasons": list(row["reasons"] or [])}
+        return {"chain_seq": row["chain_seq"], "chain_hash": row["chain_hash"], "chain_prev": row["prev_hash"],
+                "chain_digest": d.entry_digest(entry)}
+
     async def append(self, conn: asyncpg.Connection, entry: dict[str, Any]) -> asyncpg.Record:
         """Chain one entry after the head (whose lock the transaction already holds)."""
         seq, prev = await self.store.lock_head(conn)
@@ -184,7 +191,7 @@ class RatingsApp:
                         rating_id=row["id"], subject=row["subject"], subject_id=row["subject_id"],
                         window_no=row["window_no"], staff_id=row["staff_id"], matter_id=row["matter_id"],
                         scale=row["scale"], level=level, indicators=inds, channel=row["channel"],
-                        chain_seq=row["chain_seq"], chain_hash=row["chain_hash"])]
+                        **self.chain_fields(row))]
                     if scale.is_bad(level):  # 差评: followed up, in the same transaction
                         events.append(await complaints.open_complaint(self, conn, row, now))
                     await add_to_outbox(conn, *(self.event(x, now) for x in events))
@@ -226,7 +233,7 @@ class RatingsApp:
                     "channel": inv["channel"], "void_reason": None, "approved_by": None, "created_at": now})
                 await add_to_outbox(conn, self.event(ev.RatingDefaulted(
                     rating_id=row["id"], subject_id=row["subject_id"], level=row["level"],
-                    chain_seq=row["chain_seq"], chain_hash=row["chain_hash"]), now))
+                    **self.chain_fields(row)), now))
                 done += 1
         if done:
             log.info("ratings_defaulted", count=done)

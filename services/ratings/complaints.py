@@ -103,12 +103,14 @@ async def _void(app: RatingsApp, conn: asyncpg.Connection, complaint: asyncpg.Re
         raise errors.Forbidden("不能复核自己的差评 / nobody may approve the appeal of a rating of their own")
     rating = await app.store.rating(conn, complaint["rating_id"])
     assert rating is not None  # a foreign key
-    await app.append(conn, {
+    row = await app.append(conn, {
         "id": uuid7(), "kind": "voided", "invitation_id": rating["invitation_id"], "voids": rating["id"],
         "subject": rating["subject"], "subject_id": rating["subject_id"], "window_no": rating["window_no"],
         "staff_id": rating["staff_id"], "matter_id": rating["matter_id"], "scale": rating["scale"], "level": None,
         "indicators": {}, "reasons": [], "text": None, "channel": rating["channel"], "void_reason": reason,
         "approved_by": claims.staff_id, "created_at": now})
+    await add_to_outbox(conn, app.event(ev.RatingVoided(rating_id=row["id"], voids=rating["id"],
+                                                        **app.chain_fields(row)), now))
     log.info("rating_voided", rating_id=str(rating["id"]), approved_by=claims.staff_id)
 
 

@@ -4,12 +4,13 @@ ratings tamper-evident. No I/O here."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from shared import chain as chain_rule
 
 if TYPE_CHECKING:
     from shared.workdays import WorkCalendar
@@ -151,7 +152,7 @@ def invitation_status(*, rated_kind: str | None, expires_at: datetime, now: date
 
 
 # --- the hash chain -------------------------------------------------------------------------------
-GENESIS = "0" * 64
+GENESIS = chain_rule.GENESIS
 CHAINED_FIELDS = ("chain_seq", "rating_id", "kind", "invitation_id", "voids", "subject", "subject_id", "window_no",
                   "staff_id", "matter_id", "scale", "level", "indicators", "reasons", "text", "channel",
                   "void_reason", "approved_by", "created_at")
@@ -175,9 +176,14 @@ def canonical(entry: Mapping[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def entry_digest(entry: Mapping[str, Any]) -> str:
+    """sha256 of the entry's canonical JSON: what leaves the site (in events) instead of the entry itself."""
+    return chain_rule.digest(canonical(entry))
+
+
 def chain_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
-    """sha256(prev_hash + canonical JSON of the entry), hex."""
-    return hashlib.sha256(prev_hash.encode() + canonical(entry)).hexdigest()
+    """sha256(prev_hash + entry digest), hex (``shared.chain``: central checks links from the events alone)."""
+    return chain_rule.link_hash(prev_hash, entry_digest(entry))
 
 
 @dataclass(frozen=True)

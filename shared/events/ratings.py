@@ -23,6 +23,8 @@ class RatingSubmitted(EventData):
     channel: str
     chain_seq: int
     chain_hash: str
+    chain_prev: str | None = None  # additive (shared.chain): the previous entry's hash and this entry's digest,
+    chain_digest: str | None = None  # so that central can check the link from the events alone
 
 
 class RatingDefaulted(EventData):
@@ -32,6 +34,20 @@ class RatingDefaulted(EventData):
     level: int
     chain_seq: int | None = None  # additive: the defaulted entry's place in the site's chain
     chain_hash: str | None = None
+    chain_prev: str | None = None
+    chain_digest: str | None = None
+
+
+class RatingVoided(EventData):
+    """Extension: an appeal (申诉复核) voided a rating by a new entry of the site's chain."""
+
+    TYPE = "ratings.rating.voided"
+    rating_id: uuid.UUID  # the voiding entry
+    voids: uuid.UUID  # the rating it voids
+    chain_seq: int
+    chain_hash: str
+    chain_prev: str
+    chain_digest: str
 
 
 class _ComplaintEvent(EventData):

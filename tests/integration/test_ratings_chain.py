@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from shared.chain import GENESIS, link_hash
 from tests.harness import Servers
 from tests.integration.ratings_fixtures import RatingsEnv, start_ratings
 
@@ -69,3 +70,20 @@ async def test_chain_hash_of_each_rating_is_published(servers: Servers, site: st
         assert [(e.data["chain_seq"], e.data["chain_hash"]) for e in events] == [
             (r["chain_seq"], r["chain_hash"]) for r in rated]
         assert [r["chain_seq"] for r in rated] == [1, 2, 3]
+
+
+async def test_events_alone_check_every_link_of_the_chain(servers: Servers, site: str, database_url: str) -> None:
+    """The submitted events carry prev hash and digest: each link recomputes from them (shared.chain) and each
+    entry's prev is the previous event's hash — no text or personal data needed."""
+    async with start_ratings(servers, site, database_url) as env:
+        rated = await _rate_three(env)
+        events = sorted((e for e in await env.events(expect=3, types=("ratings.rating.submitted",))),
+                        key=lambda e: e.data["chain_seq"])
+        assert [e.data["chain_hash"] for e in events] == [r["chain_hash"] for r in rated]
+        prev = GENESIS
+        for e in events:
+            assert e.data["chain_prev"] == prev
+            assert link_hash(e.data["chain_prev"], e.data["chain_digest"]) == e.data["chain_hash"]
+            prev = e.data["chain_hash"]
+        forged = dict(events[1].data, chain_digest="0" * 64)  # what a rewritten entry would have to claim
+        assert link_hash(forged["chain_prev"], forged["chain_digest"]) != forged["chain_hash"]

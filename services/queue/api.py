@@ -116,6 +116,12 @@ async def sign_out(no: int, app: App, claims: Clerk) -> dict[str, Any]:
     return await app.sign_out(claims, no)
 
 
+@router.get("/windows/{no}/today")
+async def clerk_today(no: int, app: App, claims: Clerk) -> dict[str, Any]:
+    """The signed-in clerk's own numbers today: called, served, no-shows, average wait and service time."""
+    return await app.clerk_today(claims, no)
+
+
 @router.post("/windows/{no}/pause")
 async def pause(no: int, app: App, claims: Clerk, body: ReasonIn | None = Body(None)) -> dict[str, Any]:  # noqa: B008
     return await app.pause(claims, no, body.reason if body else None)

@@ -218,6 +218,17 @@ class QueueApp:
             await self._emit(conn, now, ev.WindowPaused(window_no=window_no, staff_id=claims.staff_id, reason=reason))
         return _window_view(row)
 
+    async def clerk_today(self, claims: ClerkClaims, window_no: int) -> dict[str, Any]:
+        """The signed-in clerk's own numbers today (本人今日): called, served, no-shows, average wait and service."""
+        self._check_window(claims, window_no)
+        day = self.service_day(self.now())
+        async with self.pool.acquire() as conn:
+            row = await self.store.clerk_today(conn, day, claims.staff_id)
+        return {"staff_id": claims.staff_id, "day": day.isoformat(), "called": row["called"], "served": row["served"],
+                "no_shows": row["no_shows"],
+                "avg_wait_s": round(row["avg_wait_s"]) if row["avg_wait_s"] is not None else None,
+                "avg_service_s": round(row["avg_service_s"]) if row["avg_service_s"] is not None else None}
+
     async def resume(self, claims: ClerkClaims, window_no: int, reason: str | None) -> dict[str, Any]:
         self._check_window(claims, window_no)
         now = self.now()

@@ -212,6 +212,18 @@ class QueueStore:
         )
         return {r["status"]: int(r["n"]) for r in rows}
 
+    async def clerk_today(self, conn: asyncpg.Connection, day: date, staff_id: str) -> asyncpg.Record:
+        """One clerk's tickets of a service day (the clerk who last handled each ticket)."""
+        return await conn.fetchrow(
+            """SELECT count(*) FILTER (WHERE first_called_at IS NOT NULL) AS called,
+                      count(*) FILTER (WHERE status = 'done') AS served,
+                      count(*) FILTER (WHERE status = 'no_show') AS no_shows,
+                      avg(extract(epoch FROM first_called_at - issued_at))
+                          FILTER (WHERE first_called_at IS NOT NULL)::float8 AS avg_wait_s,
+                      avg(extract(epoch FROM finished_at - started_at))
+                          FILTER (WHERE status = 'done' AND started_at IS NOT NULL)::float8 AS avg_service_s
+               FROM tickets WHERE service_day = $1 AND staff_id = $2""", day, staff_id)
+
 
 def candidate(r: asyncpg.Record) -> Candidate:
     return Candidate(
@@ -219,3 +231,4 @@ def candidate(r: asyncpg.Record) -> Candidate:
         priority=Priority(r["priority"]), appointment_at=r["appointment_at"],
         target_window_no=r["target_window_no"],
     )
+

@@ -189,6 +189,9 @@ async def test_a_ticket_goes_from_kiosk_to_console_display_and_pad(stack: Hallne
     await console.click("#complete")
     await console.wait_for_function("document.querySelector('#cur-number').textContent === '—'")
     assert not await console.inner_text("#error")
+    # the clerk's own numbers of today, from the queue (本人今日)
+    await console.wait_for_function("[...document.querySelectorAll('#numbers tr')]"
+                                    ".some(r => r.textContent.replace(/\\s/g, '') === '今日本人办结1')")
 
     # 评价器: the pad follows its window and shows the rating form for the service just completed
     await pad.wait_for_function("document.body.dataset.screen === 'rate'", timeout=20_000)

@@ -59,3 +59,32 @@ async def test_events_written_outside_a_request_still_carry_a_traceparent(queue_
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
     msgs = await sub.fetch(2, timeout=5)
     assert msgs and all((m.headers or {}).get("traceparent", "").startswith("00-") for m in msgs)
+
+
+async def test_a_clerk_sees_their_own_numbers_of_today(queue_env: QueueEnv) -> None:
+    """Window 1's clerk served one and marked one no-show: the console's own figures say so; another window's
+    token cannot read them, and window 2's clerk has their own (empty) figures."""
+    base = "/queue/api/v1"
+    served, missed = await queue_env.issue("yl-txsq"), await queue_env.issue("yl-txsq")
+    h1 = await queue_env.sign_in(1)
+    for t in (served, missed):
+        r = await queue_env.client.post(f"{base}/windows/1/call-next", headers=h1)
+        assert r.json()["id"] == t["id"], r.text
+        if t is served:
+            for action in ("start", "complete"):
+                r = await queue_env.client.post(f"{base}/tickets/{t['id']}/{action}", headers=h1)
+                assert r.status_code == 200, r.text
+        else:
+            await queue_env.client.post(f"{base}/tickets/{t['id']}/recall", headers=h1)
+            r = await queue_env.client.post(f"{base}/tickets/{t['id']}/no-show", headers=h1)
+            assert r.status_code == 200, r.text
+    r = await queue_env.client.get(f"{base}/windows/1/today", headers=h1)
+    assert r.status_code == 200, r.text
+    mine = r.json()
+    assert (mine["staff_id"], mine["called"], mine["served"], mine["no_shows"]) == ("s001", 2, 1, 1)
+    assert mine["avg_service_s"] is not None and mine["avg_wait_s"] is not None
+    assert (await queue_env.client.get(f"{base}/windows/2/today", headers=h1)).status_code == 403
+    assert (await queue_env.client.get(f"{base}/windows/1/today")).status_code == 401
+    h2 = await queue_env.sign_in(2)
+    other = (await queue_env.client.get(f"{base}/windows/2/today", headers=h2)).json()
+    assert (other["staff_id"], other["called"], other["served"]) == ("s002", 0, 0)

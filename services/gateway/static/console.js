@@ -6,7 +6,7 @@
   var key = "hallnet.console." + no;
   var s = { token: sessionStorage.getItem(key + ".token"), staff: sessionStorage.getItem(key + ".staff"),
             board: null, ticket: null, matter: null, queues: [], windows: [], session: { called: 0, done: 0 },
-            today: null };
+            today: null, mine: null };
   H.$("#win-title").textContent = no ? H.t(no + " 号窗口", "window " + no) : "";
   function err(res) { H.$("#error").textContent = res ? H.message(res) : ""; }
   function info(text) { H.$("#info").textContent = text || ""; }
@@ -91,6 +91,10 @@
   function renderNumbers() {
     var b = s.board ? s.board.today : null, mine = s.today;
     var rows = [[H.t("本次登录叫号", "Called this session"), s.session.called], [H.t("本次登录办结", "Completed this session"), s.session.done]];
+    var own = s.mine;  /* the queue's figures of this clerk today (GET /windows/{no}/today) */
+    if (own) rows.push([H.t("今日本人叫号", "My calls today"), own.called], [H.t("今日本人办结", "My served today"), own.served],
+                       [H.t("今日本人过号", "My no-shows today"), own.no_shows],
+                       [H.t("今日平均办理时长", "My average service time"), own.avg_service_s == null ? "—" : Math.round(own.avg_service_s / 60) + H.t(" 分钟", " min")]);
     if (mine) rows.push([H.t("今日本人办结（评价邀请）", "My services today (rating invitations)"), mine.invitations],
                         [H.t("今日本人满意率", "My satisfaction today"), mine.satisfaction == null ? "—" : Math.round(mine.satisfaction * 100) + "%"]);
     if (b) rows.push([H.t("大厅今日取号", "Hall: issued today"), b.issued], [H.t("大厅今日办结", "Hall: served today"), b.served],
@@ -99,6 +103,9 @@
   }
   function loadToday() {
     var day = new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+    if (s.token) H.api("GET", "/queue/api/v1/windows/" + no + "/today", null, s.token).then(function (res) {
+      if (res.ok) { s.mine = res.body; renderNumbers(); }
+    });
     H.api("GET", "/ratings/api/v1/stats?from=" + day + "&to=" + day + "&group_by=staff").then(function (res) {
       if (res.ok) { s.today = res.body.rows.filter(function (r) { return r.key === s.staff; })[0] || null; renderNumbers(); }
     });

@@ -4,9 +4,7 @@ server-sent event fan-out driven by PostgreSQL NOTIFY (so several processes can 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -16,6 +14,7 @@ from services.queue.app import QueueApp, _iso, since
 from services.queue.store import BOARD_CHANNEL
 from shared.events import queue as ev
 from shared.logging import get_logger
+from shared.sse import NotifyHub
 
 log = get_logger("board")
 
@@ -107,56 +106,21 @@ async def snapshot_loop(app: QueueApp, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
 
 
-class BoardHub:
-    """One LISTEN connection per process; every SSE client gets the board after each change
-    (coalesced over ``debounce_s``) and a ``call`` event for every call and recall (for the voice queue)."""
+class BoardHub(NotifyHub):
+    """Every SSE client of the process gets the board after each change (coalesced over ``debounce_s``) and a
+    ``call`` event for every call and recall (for the voice queue)."""
 
     def __init__(self, app: QueueApp, debounce_s: float = 0.2) -> None:
+        super().__init__(app.pool, BOARD_CHANNEL, debounce_s=debounce_s, queue_max=100)
         self.app = app
-        self.debounce_s = debounce_s
-        self._clients: set[asyncio.Queue[tuple[str, str]]] = set()
-        self._dirty = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def on_payload(self, payload: str) -> None:
         if payload.startswith("call:"):
-            self._broadcast("call", json.loads(payload[5:]))
-        self._dirty.set()
+            self.broadcast("call", json.loads(payload[5:]))
 
-    def _broadcast(self, event: str, data: dict[str, Any]) -> None:
-        text = json.dumps(data, ensure_ascii=False)
-        for q in list(self._clients):
-            if q.qsize() < 100:
-                q.put_nowait((event, text))
+    async def flush(self) -> None:
+        if self.clients:
+            self.broadcast("board", await board_view(self.app))
 
-    async def run(self) -> None:
-        self._conn = await self.app.pool.acquire()
-        try:
-            await self._conn.add_listener(BOARD_CHANNEL, self._on_notify)
-            while True:
-                await self._dirty.wait()
-                await asyncio.sleep(self.debounce_s)
-                self._dirty.clear()
-                if self._clients:
-                    self._broadcast("board", await board_view(self.app))
-        finally:
-            with contextlib.suppress(Exception):
-                await self._conn.remove_listener(BOARD_CHANNEL, self._on_notify)
-            with contextlib.suppress(Exception):
-                await self.app.pool.release(self._conn)
-
-    async def stream(self, keepalive_s: float = 15.0) -> AsyncIterator[str]:
-        q: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._clients.add(q)
-        try:
-            first = json.dumps(await board_view(self.app), ensure_ascii=False)
-            yield f"event: board\ndata: {first}\n\n"
-            while True:
-                try:
-                    async with asyncio.timeout(keepalive_s):
-                        event, text = await q.get()
-                    yield f"event: {event}\ndata: {text}\n\n"
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-        finally:
-            self._clients.discard(q)
+    async def first(self) -> tuple[str, Any]:
+        return "board", await board_view(self.app)

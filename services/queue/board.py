@@ -30,6 +30,12 @@ async def board_view(app: QueueApp) -> dict[str, Any]:
                 """SELECT t.number, t.window_no, t.status, t.call_no, t.called_at, t.id FROM tickets t
                    WHERE t.status IN ('called', 'serving')""")
         }
+        last_done = {
+            r["window_no"]: r for r in await conn.fetch(
+                """SELECT DISTINCT ON (t.window_no) t.window_no, t.id, t.number, t.finished_at FROM tickets t
+                   WHERE t.service_day = $1 AND t.status = 'done' AND t.window_no IS NOT NULL
+                   ORDER BY t.window_no, t.finished_at DESC""", day)
+        }
         recent = await app.store.recent_calls(conn, day)
         counts = await app.store.today_counts(conn, day)
     return {
@@ -39,7 +45,11 @@ async def board_view(app: QueueApp) -> dict[str, Any]:
              "queues": list(w["prefixes"] or []),
              "current": ({"ticket_id": str(c["id"]), "number": c["number"], "status": c["status"],
                           "call_no": c["call_no"], "called_at": _iso(c["called_at"])}
-                         if (c := current.get(w["no"])) else None)}
+                         if (c := current.get(w["no"])) else None),
+             # the latest service finished here today: the rating pad follows it (call, start and complete can
+             # all fall within one coalesced board update, so "current" alone may never show the change)
+             "last_done": ({"ticket_id": str(f["id"]), "number": f["number"], "finished_at": _iso(f["finished_at"])}
+                           if (f := last_done.get(w["no"])) else None)}
             for w in windows
         ],
         "recent_calls": [{"ticket_id": str(r["id"]), "number": r["number"], "window_no": r["window_no"],

@@ -56,6 +56,20 @@ async def test_board_stream_pushes_calls_for_the_voice_queue(queue_env: QueueEnv
     assert [(c["number"], c["window_no"], c["call_no"]) for c in calls] == [("A001", 3, 1), ("A001", 3, 2)]
 
 
+async def test_board_shows_the_service_each_window_finished_last(queue_env: QueueEnv) -> None:
+    """After a window calls, starts and completes A001 the board names A001 as that window's last finished
+    service (the rating pad follows it), and the other windows have none."""
+    t = await queue_env.issue()
+    h = await queue_env.sign_in(2)
+    for path in ("windows/2/call-next", f"tickets/{t['id']}/start", f"tickets/{t['id']}/complete"):
+        assert (await queue_env.client.post(f"/queue/api/v1/{path}", headers=h)).status_code == 200
+    board = (await queue_env.client.get("/queue/api/v1/board")).json()
+    by_no = {w["no"]: w for w in board["windows"]}
+    assert by_no[2]["current"] is None
+    assert by_no[2]["last_done"]["ticket_id"] == t["id"] and by_no[2]["last_done"]["number"] == "A001"
+    assert by_no[1]["last_done"] is None
+
+
 async def test_trace_of_the_request_continues_in_the_event_headers(queue_env: QueueEnv) -> None:
     """An event published for a request carries a traceparent of that request's trace and its Nats-Msg-Id."""
     trace_id = secrets.token_hex(16)

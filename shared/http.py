@@ -107,6 +107,9 @@ def install_request_middleware(app: FastAPI) -> None:
 
 def create_app(service: str, title: str, version: str, lifespan: Any = None) -> FastAPI:
     app = FastAPI(
+        # our own ObserveRequests makes the one server span and log line per request; FastAPI's native
+        # telemetry would add a second span, metrics and log records to every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title=title,
         version=version,
         lifespan=lifespan,

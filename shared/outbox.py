@@ -21,22 +21,35 @@ log = get_logger("outbox")
 NOTIFY_CHANNEL = "hallnet_outbox"
 
 
+def outbox_cte(first: int) -> str:
+    """``ins AS (INSERT INTO outbox …)`` over the parameters ``$first`` … ``$first+4`` (``outbox_args``), for a
+    statement that writes its own change and its events in one round trip. ``outbox_notify(first)`` are the
+    select-list items that wake the relay and the extra listener (``$first+5``, ``$first+6``)."""
+    return f"""ins AS (
+                INSERT INTO outbox (event_id, subject, msg_id, payload, headers)
+                SELECT e, s, m, p, ${first + 4}::jsonb
+                FROM unnest(${first}::uuid[], ${first + 1}::text[], ${first + 2}::text[], ${first + 3}::bytea[])
+                     AS x(e, s, m, p)
+                RETURNING 1)"""
+
+
+def outbox_notify(first: int) -> str:
+    return f"pg_notify('{NOTIFY_CHANNEL}', ''), pg_notify(${first + 5}, ${first + 6})"
+
+
+def outbox_args(events: tuple[Envelope, ...] | list[Envelope]) -> list[Any]:
+    """The five parameters of ``outbox_cte``."""
+    return [[e.id for e in events], [e.subject for e in events], [e.msg_id for e in events],
+            [e.to_bytes() for e in events], inject_headers({})]
+
+
 async def add_to_outbox(conn: asyncpg.Connection, *events: Envelope, notify: tuple[str, str] | None = None) -> None:
     """Record events in the caller's transaction; they are published after it commits. One round trip,
     which also wakes the relay and, with ``notify=(channel, payload)``, one more listener."""
     if not events and notify is None:
         return
-    channel, payload = notify or (NOTIFY_CHANNEL, "")
-    await conn.execute(
-        f"""WITH ins AS (
-                INSERT INTO outbox (event_id, subject, msg_id, payload, headers)
-                SELECT e, s, m, p, $5::jsonb
-                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS x(e, s, m, p)
-                RETURNING 1)
-            SELECT (SELECT count(*) FROM ins), pg_notify('{NOTIFY_CHANNEL}', ''), pg_notify($6, $7)""",
-        [e.id for e in events], [e.subject for e in events], [e.msg_id for e in events],
-        [e.to_bytes() for e in events], inject_headers({}), channel, payload,
-    )
+    await conn.execute(f"WITH {outbox_cte(1)} SELECT (SELECT count(*) FROM ins), {outbox_notify(1)}",
+                       *outbox_args(events), *(notify or (NOTIFY_CHANNEL, "")))
 
 
 async def claim_inbox(conn: asyncpg.Connection, consumer: str, event_id: Any) -> bool:

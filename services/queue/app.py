@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -47,6 +47,7 @@ class QueueApp:
         self._config: tuple[float, d.Policy, d.OfficeHours] | None = None
         self._service_avg: dict[uuid.UUID, tuple[float, float]] = {}
         self._queues: dict[uuid.UUID, asyncpg.Record] = {}
+        self.calls = CallBatcher(self)
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)
@@ -243,29 +244,65 @@ class QueueApp:
         return _window_view(row)
 
     async def call_next(self, claims: ClerkClaims, window_no: int) -> dict[str, Any] | None:
+        """The window calls its next ticket (None: nobody it serves is waiting). Windows that call at the same
+        moment are decided together in one transaction (``CallBatcher``)."""
         self._check_window(claims, window_no)
+        return await self.calls.call(claims, window_no)
+
+    async def call_batch(self, requests: list[tuple[ClerkClaims, int]]) -> list[dict[str, Any] | None | Exception]:
+        """Call-next for several windows in four round trips: BEGIN, the windows with the locked heads of their
+        calling groups, the updates with their events and board notices, COMMIT. The choice in between is the
+        pure ``domain.choose_for_windows``, in the order the requests came. Each request gets its own answer
+        or its own error (a paused window does not fail the others)."""
         now = self.now()
-        async with self.pool.acquire() as conn, conn.transaction():
-            w = await self._session(conn, claims)
-            if w["state"] != "open":
-                raise errors.Conflict("窗口暂停中，请先恢复 / the window is paused: resume first")
-            current = await self.store.current_at_window(conn, window_no)
-            if current is not None:
-                raise errors.Conflict(
-                    f"请先办结、转移或标记过号当前票号 {current['number']} / finish {current['number']} first")
+        out: list[dict[str, Any] | None | Exception] = [None] * len(requests)
+        async with self.pool.acquire() as conn:
             policy, _ = await self.config(conn)
-            heads = await self.store.call_heads(conn, list(w["queue_ids"]), window_no, now, policy)
-            pick = d.choose_next(heads, window_no=window_no, queue_ids=list(w["queue_ids"]), now=now, policy=policy)
-            if pick is None:
-                return None
-            t = await self.store.update_ticket(
-                conn, pick.id, status="called", window_no=window_no, staff_id=claims.staff_id, call_no=1,
-                called_at=now, first_called_at=now, target_window_no=None)
-            waited = int((now - t["issued_at"]).total_seconds())
-            await self._emit(conn, now, ev.TicketCalled(
-                ticket_id=t["id"], number=t["number"], queue_id=t["queue_id"], window_no=window_no,
-                staff_id=claims.staff_id, call_no=1, waited_s=max(0, waited)), payload=call_payload(t))
-            return await self.present(conn, t, now)
+            async with conn.transaction():
+                windows, lines, heads = await self.store.call_batch_context(
+                    conn, [(no, c.session_id, c.staff_id) for c, no in requests], now, policy)
+                callers: list[int] = []  # indexes of the requests that may call
+                first_of: dict[int, int] = {}  # window -> its first request in this batch
+                repeats: list[tuple[int, int]] = []  # (request, first request of the same window)
+                for i, (c, no) in enumerate(requests):
+                    w = windows.get(no)
+                    if w is None or w["session_id"] != c.session_id or w["staff_id"] != c.staff_id:
+                        out[i] = errors.Unauthorized("登录已失效，请重新登录窗口 / this window session has ended: "
+                                                     "sign in again")
+                    elif w["state"] != "open":
+                        out[i] = errors.Conflict("窗口暂停中，请先恢复 / the window is paused: resume first")
+                    elif w["current_number"] is not None:
+                        out[i] = _finish_first(w["current_number"])
+                    elif no in first_of:  # pressed twice at once: the second press answers like a later one
+                        repeats.append((i, first_of[no]))
+                    else:
+                        first_of[no] = i
+                        callers.append(i)
+                picks = d.choose_for_windows(
+                    lines, [(requests[i][1], list(windows[requests[i][1]]["queue_ids"])) for i in callers],
+                    now=now, policy=policy)
+                calls, events, payloads = [], [], []
+                by_ticket: dict[uuid.UUID, int] = {}
+                for i, pick in zip(callers, picks, strict=True):
+                    if pick is None:
+                        continue
+                    c, no = requests[i]
+                    head = heads[pick.id]
+                    by_ticket[pick.id] = i
+                    calls.append((pick.id, no, c.staff_id))
+                    waited = max(0, int((now - head["issued_at"]).total_seconds()))
+                    events.append(self._event(ev.TicketCalled(
+                        ticket_id=pick.id, number=head["number"], queue_id=pick.queue_id, window_no=no,
+                        staff_id=c.staff_id, call_no=1, waited_s=waited), now))
+                    payloads.append(call_notice(pick.id, head["number"], no, 1, now))
+                rows = await self.store.mark_called(conn, calls, now=now, events=events,
+                                                    board_payloads=payloads) if calls else []
+            for t in rows:
+                out[by_ticket[t["id"]]] = await self.present(conn, t, now)
+        for i, first in repeats:
+            called = out[first]
+            out[i] = _finish_first(called["number"]) if isinstance(called, dict) else called
+        return out
 
     async def _ticket_at_window(self, conn: asyncpg.Connection, claims: ClerkClaims, ticket_id: uuid.UUID,
                                 allowed: frozenset[d.Status], action: str) -> asyncpg.Record:
@@ -360,10 +397,59 @@ class QueueApp:
         return t, [ev.TicketCancelled(ticket_id=t["id"], reason=reason or "cancelled")], ""
 
 
-def call_payload(t: asyncpg.Record) -> str:
+def _finish_first(number: str) -> errors.HallnetError:
+    return errors.Conflict(f"请先办结、转移或标记过号当前票号 {number} / finish {number} first")
+
+
+class CallBatcher:
+    """Call-next requests that arrive while a calling transaction runs are decided together in the next one
+    (like a database's group commit): one request alone goes straight through; forty windows pressing at
+    the same instant cost a few transactions instead of forty, and each still gets its own answer."""
+
+    def __init__(self, app: QueueApp, max_batch: int = 64) -> None:
+        self.app = app
+        self.max_batch = max_batch
+        self._pending: list[tuple[ClerkClaims, int, asyncio.Future[Any]]] = []
+        self._runner: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    async def call(self, claims: ClerkClaims, window_no: int) -> dict[str, Any] | None:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((claims, window_no, fut))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._drain())
+        result = await fut
+        if isinstance(result, Exception):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            try:
+                results: list[Any] = await self.app.call_batch([(c, no) for c, no, _ in batch])
+            except Exception as exc:  # noqa: BLE001  (the database failed: every caller of the batch gets it)
+                results = [exc] * len(batch)
+            except BaseException as exc:  # cancelled while stopping: nobody may wait for ever
+                for _, _, fut in batch + self._pending:
+                    if not fut.done():
+                        fut.set_exception(exc if isinstance(exc, asyncio.CancelledError) else RuntimeError(exc))
+                raise
+            self.batches += 1
+            for (_, _, fut), res in zip(batch, results, strict=True):
+                if not fut.done():  # the client may have gone
+                    fut.set_result(res)
+
+
+def call_notice(ticket_id: uuid.UUID, number: str, window_no: int, call_no: int, called_at: datetime) -> str:
     """The board's ``call`` event as of this very call (the voice queue must not read a later state)."""
-    return "call:" + json.dumps({"ticket_id": str(t["id"]), "number": t["number"], "window_no": t["window_no"],
-                                 "call_no": t["call_no"], "called_at": _iso(t["called_at"])}, ensure_ascii=False)
+    return "call:" + json.dumps({"ticket_id": str(ticket_id), "number": number, "window_no": window_no,
+                                 "call_no": call_no, "called_at": _iso(called_at.astimezone(UTC))},
+                                ensure_ascii=False)
+
+
+def call_payload(t: asyncpg.Record) -> str:
+    return call_notice(t["id"], t["number"], t["window_no"], t["call_no"], t["called_at"])
 
 
 def _iso(dt: datetime | None) -> str | None:

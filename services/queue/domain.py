@@ -170,6 +170,33 @@ def choose_next(candidates: Iterable[Candidate], *, window_no: int, queue_ids: S
     return best
 
 
+def choose_for_windows(lines: Iterable[Sequence[Candidate]], windows: Sequence[tuple[int, Sequence[uuid.UUID]]], *,
+                       now: datetime, policy: Policy) -> list[Candidate | None]:
+    """Windows that call at the same moment, decided together in their order of arrival: each gets what
+    ``choose_next`` would give it, with the tickets called by the windows before it gone.
+
+    ``lines`` are the calling groups (a queue's normal, green, due and later appointment tickets; the tickets
+    sent to one window), each in its own calling order (``sort_ts``, then the number); a window's best
+    ticket is always the first uncalled ticket of one of them, so only those heads are compared.
+    """
+    groups = [list(g) for g in lines]
+    pos = [0] * len(groups)
+    taken: set[uuid.UUID] = set()
+    picks: list[Candidate | None] = []
+    for window_no, queue_ids in windows:
+        heads = []
+        for i, g in enumerate(groups):
+            while pos[i] < len(g) and g[pos[i]].id in taken:
+                pos[i] += 1
+            if pos[i] < len(g):
+                heads.append(g[pos[i]])
+        pick = choose_next(heads, window_no=window_no, queue_ids=queue_ids, now=now, policy=policy)
+        if pick is not None:
+            taken.add(pick.id)
+        picks.append(pick)
+    return picks
+
+
 # --- numbers --------------------------------------------------------------------------------------
 
 

@@ -10,29 +10,56 @@ from typing import Any
 import asyncpg
 
 from services.queue.domain import Candidate, OfficeHours, Policy, Priority
+from shared.outbox import NOTIFY_CHANNEL, outbox_args, outbox_cte
 
 BOARD_CHANNEL = "hallnet_queue_board"
 WAITING = "('waiting', 'transferred')"
 
-# The head of every calling group, each locked with SKIP LOCKED so that windows calling at the same
-# instant never see the same ticket. Within a group the calling order is sort_ts order (domain.py),
-# so the best ticket of the window is among these heads.
-_HEADS_SQL = f"""
-SELECT h.id, h.queue_id, h.seq, h.sort_ts, h.priority, h.appointment_at, h.target_window_no
-FROM unnest($1::uuid[]) AS q(id)
-CROSS JOIN (VALUES ('normal'), ('green'), ('appt_due'), ('appt_later')) AS g(name)
-CROSS JOIN LATERAL (
-    SELECT t.* FROM tickets t
-    WHERE t.queue_id = q.id AND t.status IN {WAITING} AND t.target_window_no IS NULL
+# Windows calling together (app.CallBatcher), one round trip before the decision: the windows, locked in
+# number order, with session and state; the ticket at each window if any; and, for the windows that may
+# call (open, the requesting session, nobody at the window), the first ``$5`` waiting tickets of every
+# calling group of their queues and the first of every group sent to each of them, all locked with SKIP
+# LOCKED so that another process calling at the same instant never sees the same ticket. Within a group
+# the calling order is sort_ts order (domain.choose_for_windows). Rows: kind 'w' per window, 'h' per ticket.
+_GROUPS = "(VALUES ('normal'), ('green'), ('appt_due'), ('appt_later')) AS g(name)"
+_IN_GROUP = f"""t.status IN {WAITING}
       AND t.priority = CASE g.name WHEN 'normal' THEN 'normal' WHEN 'green' THEN 'green' ELSE 'appointment' END
-      AND (g.name IN ('normal', 'green') OR coalesce(t.appointment_at <= $3, false) = (g.name = 'appt_due'))
-    ORDER BY t.sort_ts, t.seq LIMIT 1 FOR UPDATE SKIP LOCKED
-) AS h
+      AND (g.name IN ('normal', 'green') OR coalesce(t.appointment_at <= $4, false) = (g.name = 'appt_due'))
+    ORDER BY t.sort_ts, t.seq"""
+_HEAD_COLUMNS = """t.id, t.queue_id, t.seq, t.sort_ts, t.priority, t.appointment_at, t.target_window_no, t.number,
+    t.issued_at"""
+_CALL_BATCH_SQL = f"""
+WITH w AS (SELECT no, state, session_id, staff_id, queue_ids FROM windows WHERE no = ANY($1::int[])
+           ORDER BY no FOR UPDATE),
+cur AS (SELECT DISTINCT ON (t.window_no) t.window_no, t.number FROM tickets t
+        WHERE t.window_no = ANY($1::int[]) AND t.status IN ('called', 'serving')
+        ORDER BY t.window_no, t.called_at DESC),
+ok AS (SELECT w.no, w.queue_ids FROM w
+       WHERE w.state = 'open' AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.window_no = w.no)
+         AND EXISTS (SELECT 1 FROM unnest($1::int[], $2::uuid[], $3::text[]) AS r(no, session_id, staff_id)
+                     WHERE r.no = w.no AND r.session_id = w.session_id AND r.staff_id = w.staff_id)),
+h AS (
+    SELECT g.name AS grp, x.* FROM (SELECT DISTINCT unnest(queue_ids) AS id FROM ok) AS q CROSS JOIN {_GROUPS}
+    CROSS JOIN LATERAL (
+        SELECT {_HEAD_COLUMNS} FROM tickets t WHERE t.queue_id = q.id AND t.target_window_no IS NULL AND {_IN_GROUP}
+        LIMIT $5 FOR UPDATE SKIP LOCKED) AS x
+    UNION ALL
+    SELECT g.name, x.* FROM ok CROSS JOIN {_GROUPS}
+    CROSS JOIN LATERAL (
+        SELECT {_HEAD_COLUMNS} FROM tickets t WHERE t.target_window_no = ok.no AND {_IN_GROUP}
+        LIMIT 1 FOR UPDATE SKIP LOCKED) AS x
+)
+SELECT 'w' AS kind, w.no, w.state, w.session_id, w.staff_id, w.queue_ids, cur.number AS current_number,
+       NULL AS grp, NULL::uuid AS id, NULL::uuid AS queue_id, NULL::int AS seq, NULL::timestamptz AS sort_ts,
+       NULL AS priority, NULL::timestamptz AS appointment_at, NULL::int AS target_window_no, NULL AS number,
+       NULL::timestamptz AS issued_at
+FROM w LEFT JOIN cur ON cur.window_no = w.no
 UNION ALL
-SELECT w.id, w.queue_id, w.seq, w.sort_ts, w.priority, w.appointment_at, w.target_window_no
-FROM (SELECT t.* FROM tickets t WHERE t.target_window_no = $2 AND t.status IN {WAITING}
-      ORDER BY t.sort_ts, t.seq LIMIT 1 FOR UPDATE SKIP LOCKED) AS w
+SELECT 'h', NULL, NULL, NULL, NULL, NULL, NULL, h.grp, h.id, h.queue_id, h.seq, h.sort_ts, h.priority,
+       h.appointment_at, h.target_window_no, h.number, h.issued_at
+FROM h
 """
+
 
 TICKET_COLUMNS = """t.id, t.number, t.seq, t.queue_id, t.matter_id, t.priority, t.channel, t.status, t.issued_at,
     t.sort_ts, t.appointment_at, t.target_window_no, t.window_no, t.staff_id, t.call_no, t.first_called_at,
@@ -143,11 +170,38 @@ class QueueStore:
         )
         return [r["s"] for r in rows if r["s"] is not None and r["s"] >= 0]
 
-    async def call_heads(self, conn: asyncpg.Connection, queue_ids: list[uuid.UUID], window_no: int,
-                         now: datetime, policy: Policy) -> list[Candidate]:
+    async def call_batch_context(self, conn: asyncpg.Connection, requests: list[tuple[int, uuid.UUID, str]],
+                                 now: datetime, policy: Policy) -> tuple[
+            dict[int, asyncpg.Record], list[list[Candidate]], dict[uuid.UUID, asyncpg.Record]]:
+        """For (window_no, session_id, staff_id) requests: the locked windows by number, the calling groups (each
+        in calling order) and the head rows by ticket id. One round trip (``_CALL_BATCH_SQL``)."""
         due_limit = now + timedelta(seconds=policy.appointment_early_s)
-        rows = await conn.fetch(_HEADS_SQL, queue_ids, window_no, due_limit)
-        return [candidate(r) for r in rows]
+        rows = await conn.fetch(_CALL_BATCH_SQL, [r[0] for r in requests], [r[1] for r in requests],
+                                [r[2] for r in requests], due_limit, len(requests))
+        windows = {r["no"]: r for r in rows if r["kind"] == "w"}
+        heads = {r["id"]: r for r in rows if r["kind"] == "h"}
+        lines: dict[tuple[Any, ...], list[Candidate]] = {}
+        for r in heads.values():
+            key = (r["target_window_no"], r["queue_id"] if r["target_window_no"] is None else None, r["grp"])
+            lines.setdefault(key, []).append(candidate(r))
+        return windows, [sorted(g, key=lambda c: (c.sort_ts, c.seq)) for g in lines.values()], heads
+
+    async def mark_called(self, conn: asyncpg.Connection, calls: list[tuple[uuid.UUID, int, str]], *, now: datetime,
+                          events: list[Any], board_payloads: list[str]) -> list[asyncpg.Record]:
+        """First calls of waiting tickets ((ticket_id, window_no, staff_id)), their events in the outbox and a
+        board ``call`` notice each, in one round trip."""
+        return await conn.fetch(
+            f"""WITH u AS (
+                    UPDATE tickets t SET status = 'called', window_no = x.no, staff_id = x.staff_id, call_no = 1,
+                                         called_at = $4, first_called_at = $4, target_window_no = NULL
+                    FROM unnest($1::uuid[], $2::int[], $3::text[]) AS x(id, no, staff_id)
+                    WHERE t.id = x.id RETURNING {TICKET_COLUMNS}),
+                {outbox_cte(5)},
+                board AS (SELECT count(pg_notify('{BOARD_CHANNEL}', p)) AS n FROM unnest($10::text[]) AS p)
+                SELECT u.*, (SELECT count(*) FROM ins) AS events, (SELECT n FROM board) AS notices,
+                       pg_notify('{NOTIFY_CHANNEL}', '') FROM u""",
+            [c[0] for c in calls], [c[1] for c in calls], [c[2] for c in calls], now,
+            *outbox_args(events), board_payloads)
 
     async def waiting_sort_ts(self, conn: asyncpg.Connection, queue_id: uuid.UUID, limit: int) -> list[datetime]:
         return [r["sort_ts"] for r in await conn.fetch(

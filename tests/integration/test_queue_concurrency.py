@@ -53,3 +53,33 @@ async def test_one_window_double_click_calls_one_ticket(queue_env: QueueEnv) -> 
                                   for _ in range(2)))
     assert sorted([a.status_code, b.status_code]) == [200, 409]
     assert "A001" in (a.text + b.text)
+
+
+async def test_windows_calling_in_one_batch_each_get_their_own_answer(queue_env: QueueEnv) -> None:
+    """Five presses decided in one transaction: each open window calls the head of the queue it prefers, a
+    second press of the same window is told to finish that ticket first, a paused window and an ended
+    session are refused, and only the two real calls are announced."""
+    from shared.auth import verify_token
+
+    for matter in ("yl-txsq", "yl-txsq", "yb-ydjy", "yb-ydjy"):
+        await queue_env.issue(matter)
+    heads = {no: await queue_env.sign_in(no) for no in (1, 2, 3, 4)}
+    stale = heads[3]
+    assert (await queue_env.client.post("/queue/api/v1/windows/3/sign-out", headers=stale)).status_code == 200
+    await queue_env.sign_in(3)
+    r = await queue_env.client.post("/queue/api/v1/windows/4/pause", json={"reason": "午休"}, headers=heads[4])
+    assert r.status_code == 200
+
+    def claims(h: dict[str, str]):  # type: ignore[no-untyped-def]
+        return verify_token(queue_env.settings.token_secret, h["Authorization"][7:], site=queue_env.settings.site)
+
+    presses = [(claims(heads[1]), 1), (claims(heads[2]), 2), (claims(heads[2]), 2), (claims(stale), 3),
+               (claims(heads[4]), 4)]
+    first, second, again, ended, paused = await queue_env.app.call_batch(presses)
+    assert isinstance(first, dict) and first["number"] == "A001" and first["window_no"] == 1  # window 1: A first
+    assert isinstance(second, dict) and second["number"] == "B001" and second["window_no"] == 2  # window 2: B first
+    assert type(again).__name__ == "Conflict" and "B001" in str(again)
+    assert type(ended).__name__ == "Unauthorized"
+    assert type(paused).__name__ == "Conflict" and "paused" in str(paused)
+    called = await queue_env.events(expect=2, types=("queue.ticket.called",))
+    assert sorted(e.data["number"] for e in called) == ["A001", "B001"]

@@ -32,6 +32,7 @@ from services.queue.domain import (
     average_service_s,
     check_no_show,
     check_recall,
+    choose_for_windows,
     choose_next,
     effective_time,
     estimate_wait_s,
@@ -277,6 +278,53 @@ def test_normal_tickets_are_called_in_the_order_they_joined(offsets_s, rnd) -> N
 
 
 # --- 4: green channel and appointments -------------------------------------------------------------
+
+
+def _calling_lines(tickets: list[Candidate], now: datetime, policy: Policy) -> list[list[Candidate]]:
+    """The calling groups as the store reads them: normal, green, due and later appointments, per queue and
+    per window tickets were sent to, each in sort_ts then number order."""
+    lines: dict[object, list[Candidate]] = {}
+    for t in tickets:
+        if t.priority is Priority.APPOINTMENT:
+            due_limit = now + timedelta(seconds=policy.appointment_early_s)
+            due = t.appointment_at is not None and t.appointment_at <= due_limit
+            group = "appt_due" if due else "appt_later"
+        else:
+            group = t.priority.value
+        key = ("window", t.target_window_no, group) if t.target_window_no is not None else (t.queue_id, group)
+        lines.setdefault(key, []).append(t)
+    return [sorted(g, key=lambda c: (c.sort_ts, c.seq)) for g in lines.values()]
+
+
+@settings(max_examples=150)
+@given(hall_layouts(), policies,
+       st.lists(st.tuples(st.integers(0, 3), st.sampled_from(list(Priority)), st.integers(-1800, 7200),
+                          st.integers(0, 300), st.integers(0, 6)), max_size=40),
+       st.lists(st.integers(1, 4), max_size=12))
+def test_windows_calling_together_get_what_calling_one_by_one_would_give(layout, policy, issued, arrivals) -> None:
+    """Windows decided together in one batch call exactly the tickets they would call one after another,
+    and no ticket twice."""
+    _, windows = layout
+    now = _at(120)
+    seqs: Counter[uuid.UUID] = Counter()
+    tickets = []
+    for q, prio, appt_s, age_s, target in issued:
+        queue_id = QUEUES[q]
+        seqs[queue_id] += 1
+        tickets.append(_ticket(queue_id, seqs[queue_id], now - timedelta(seconds=age_s), prio,
+                               now + timedelta(seconds=appt_s) if prio is Priority.APPOINTMENT else None,
+                               target if target in windows else None))
+    order = [(no, windows[no]) for no in arrivals if no in windows]
+    together = choose_for_windows(_calling_lines(tickets, now, policy), order, now=now, policy=policy)
+    left, one_by_one = list(tickets), []
+    for no, queue_ids in order:
+        pick = choose_next(left, window_no=no, queue_ids=queue_ids, now=now, policy=policy)
+        one_by_one.append(pick)
+        if pick is not None:
+            left.remove(pick)
+    assert together == one_by_one
+    called = [c.id for c in together if c is not None]
+    assert len(called) == len(set(called))
 
 
 def test_green_ticket_goes_before_normal_tickets_that_came_a_little_earlier() -> None:

@@ -300,6 +300,7 @@ class CallResult:
     lat_ms: list[float]
     ids: list[str]
     errors: dict[str, int]
+    rounds: list[float] = field(default_factory=list)
 
     @property
     def per_s(self) -> float:
@@ -317,31 +318,40 @@ class _Calls:
         self.lat: list[float] = []
         self.ids: list[str] = []
         self.errors: dict[str, int] = {}
+        self.rounds: list[float] = []  # burst(): how long each round took until its slowest call answered
 
     def error(self, what: str, exc: Exception) -> None:
         key = f"{what}: {type(exc).__name__}: {str(exc)[:80]}"
         self.errors[key] = self.errors.get(key, 0) + 1
 
-    async def one(self, no: int, call: Call, complete: Complete) -> bool:
-        """call (timed) then complete (not timed); False when nobody was waiting."""
+    async def call(self, no: int, call: Call) -> str | None | Exception:
+        """One timed call: the ticket id, None when nobody was waiting, or the error (counted, not timed)."""
         t0 = time.perf_counter()
         try:
             tid = await call(no)
         except Exception as exc:  # noqa: BLE001
             self.error("call", exc)
-            return True
+            return exc
         self.lat.append((time.perf_counter() - t0) * 1000)
-        if tid is None:
-            return False
-        self.ids.append(tid)
+        if tid is not None:
+            self.ids.append(tid)
+        return tid
+
+    async def complete(self, no: int, tid: str, complete: Complete) -> None:
         try:
             await complete(no, tid)
         except Exception as exc:  # noqa: BLE001
             self.error("complete", exc)
-        return True
+
+    async def one(self, no: int, call: Call, complete: Complete) -> bool:
+        """call (timed) then complete (not timed); False when nobody was waiting."""
+        tid = await self.call(no, call)
+        if isinstance(tid, str):
+            await self.complete(no, tid, complete)
+        return tid is not None
 
     def result(self, elapsed_s: float) -> CallResult:
-        return CallResult(len(self.ids), elapsed_s, self.lat, self.ids, self.errors)
+        return CallResult(len(self.ids), elapsed_s, self.lat, self.ids, self.errors, self.rounds)
 
 
 async def closed_loop(windows: list[int], total: int, call: Call, complete: Complete) -> CallResult:
@@ -359,6 +369,25 @@ async def closed_loop(windows: list[int], total: int, call: Call, complete: Comp
     t0 = time.perf_counter()
     await asyncio.gather(*(loop(no) for no in windows))
     return acc.result(time.perf_counter() - t0)
+
+
+async def burst(windows: list[int], rounds: int, pause_s: float, call: Call, complete: Complete) -> CallResult:
+    """Every window presses call-next at the same instant (each call timed); when all have answered,
+    every window completes its ticket (not timed); ``pause_s`` later the next round. The slowest of the
+    simultaneous calls of each round is what the p99 sees."""
+    acc = _Calls()
+    busy = 0.0
+    for _ in range(rounds):
+        r0 = time.perf_counter()
+        tids = await asyncio.gather(*(acc.call(no, call) for no in windows))
+        busy += time.perf_counter() - r0
+        acc.rounds.append((time.perf_counter() - r0) * 1000)
+        await asyncio.gather(*(acc.complete(no, tid, complete) for no, tid in zip(windows, tids, strict=True)
+                               if isinstance(tid, str)))
+        if any(tid is None for tid in tids):
+            break
+        await asyncio.sleep(pause_s)
+    return acc.result(busy)
 
 
 async def paced(windows: list[int], total: int, rate: float, call: Call, complete: Complete) -> CallResult:
@@ -451,7 +480,8 @@ async def reset_bare(bare_dsn: str) -> None:
         await conn.close()
 
 
-async def bare_calls(bare_dsn: str, queue_ids: dict[int, list[Any]], windows: list[int], total: int) -> CallResult:
+async def bare_calls(bare_dsn: str, queue_ids: dict[int, list[Any]], windows: list[int], total: int,
+                     mode: str = "closed", pause_s: float = 0.0) -> CallResult:
     conns = {no: await asyncpg.connect(bare_dsn) for no in windows}
     try:
         for c in conns.values():  # prepare outside the timing, as asyncpg's statement cache does on first use
@@ -467,6 +497,8 @@ async def bare_calls(bare_dsn: str, queue_ids: dict[int, list[Any]], windows: li
 
             await conns[no].execute(BARE_COMPLETE_SQL, uuid.UUID(tid))
 
+        if mode == "burst":
+            return await burst(windows, total, pause_s, call, complete)
         return await closed_loop(windows, total, call, complete)
     finally:
         await asyncio.gather(*(c.close() for c in conns.values()))
@@ -534,7 +566,7 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
             waiting = int(await conn.fetchval("SELECT count(*) FROM tickets WHERE status = 'waiting'"))
         finally:
             await conn.close()
-        need = args.calls + args.single_calls + args.paced_calls + args.windows
+        need = args.calls + args.single_calls + args.paced_calls + args.windows * (args.burst_rounds + 1)
         if waiting < need:
             await issue_tickets(http, need - waiting, args.concurrency)
             waiting = need
@@ -558,6 +590,14 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
         res["calls"] = {"n": calls.calls, "per_s": calls.per_s, "lat": summary(calls.lat_ms), "errors": calls.errors,
                         "cpu": used, "wall": wall}
 
+        # 2b'. every window at the same instant, round after round
+        cpu.start()
+        bursts = await burst(windows, args.burst_rounds, args.burst_pause, *ops)
+        bwall_h, bused_h = cpu.stop()
+        res["burst"] = {"n": bursts.calls, "rounds": args.burst_rounds, "lat": summary(bursts.lat_ms),
+                        "round_ms": bursts.rounds,
+                        "errors": bursts.errors, "cpu": bused_h, "wall": bwall_h}
+
         # 2c. (information) the same windows at a steady, still very busy, rate
         steady: CallResult | None = None
         if args.paced_rate > 0 and args.paced_calls > 0:
@@ -565,7 +605,7 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
             res["paced"] = {"rate": args.paced_rate, "n": steady.calls, "lat": summary(steady.lat_ms),
                             "errors": steady.errors}
         n, distinct, odd = await called_twice(service_dsn)
-        all_ids = single.ids + calls.ids + (steady.ids if steady else [])
+        all_ids = single.ids + calls.ids + bursts.ids + (steady.ids if steady else [])
         dup_in_run = len(all_ids) - len(set(all_ids))
         res["correct"] = {"called": n, "distinct": distinct, "call_no_not_1": odd, "dups_seen_by_clients": dup_in_run}
     finally:
@@ -580,6 +620,10 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
     res["bare"] = {"n": bare.calls, "per_s": bare.per_s, "lat": summary(bare.lat_ms), "errors": bare.errors,
                    "waiting": bare_waiting, "dups": len(bare.ids) - len(set(bare.ids)), "cpu": bused, "wall": bwall}
     res["bare_single"] = summary(bare_single.lat_ms)
+    await reset_bare(bare_dsn)
+    bare_b = await bare_calls(bare_dsn, qids, windows, args.burst_rounds, mode="burst", pause_s=args.burst_pause)
+    res["bare_burst"] = {"n": bare_b.calls, "lat": summary(bare_b.lat_ms),
+                         "dups": len(bare_b.ids) - len(set(bare_b.ids))}
     res["plan"] = await explain_bare(bare_dsn, qids[1])
 
     c, b = res["calls"]["lat"], res["bare"]["lat"]
@@ -590,6 +634,16 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
     print(f"     [target p99 <= {TARGET_CALL_P99_MS:.0f} ms: {verdict(c['p99'] <= TARGET_CALL_P99_MS)}]"
           f"  errors {calls.errors or 'none'}")
     print(fmt_cpu(wall, used, calls.calls, "call+complete"))
+    bh = res["burst"]["lat"]
+    print(f"  2'. call-next over HTTP, all {args.windows} windows pressing at the same instant, "
+          f"{args.burst_rounds} rounds {args.burst_pause:g} s apart:")
+    print(f"     {fmt_lat(bh)}  [target p99 <= {TARGET_CALL_P99_MS:.0f} ms: {verdict(bh['p99'] <= TARGET_CALL_P99_MS)}]"
+          f"  errors {res['burst']['errors'] or 'none'}")
+    print(fmt_cpu(res["burst"]["wall"], res["burst"]["cpu"], max(1, res["burst"]["n"]), "call"))
+    slow = sorted(range(len(bursts.rounds)), key=lambda k: -bursts.rounds[k])[:5]
+    print("     slowest rounds (round: ms until its last answer): "
+          + ", ".join(f"{k + 1}: {bursts.rounds[k]:.0f}" for k in slow)
+          + f"; median round {statistics.median(bursts.rounds):.0f} ms" if bursts.rounds else "")
     print(f"     one window alone (no queueing): {fmt_lat(res['single_http'])}")
     if "paced" in res:
         pc = res["paced"]
@@ -605,6 +659,11 @@ async def run(stack: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
           f"errors {bare.errors or 'none'}")
     print(fmt_cpu(bwall, bused, bare.calls, "call+complete"))
     print(f"     one connection alone: {fmt_lat(res['bare_single'])}")
+    bb = res["bare_burst"]["lat"]
+    res["ratio_burst_p50"] = bh["p50"] / bb["p50"]
+    print(f"     all {args.windows} connections at the same instant: {fmt_lat(bb)}; "
+          f"duplicates {res['bare_burst']['dups']}")
+    print(f"     ratio HTTP/SQL p50, all windows at the same instant: {res['ratio_burst_p50']:.2f}x (information)")
     res["ratio_single_p50"] = res["single_http"]["p50"] / res["bare_single"]["p50"]
     print(f"     ratio HTTP/SQL p50 {res['ratio_p50']:.2f}x  [target <= {TARGET_RATIO_P50:.0f}x: "
           f"{verdict(res['ratio_p50'] <= TARGET_RATIO_P50)}]   p99 {res['ratio_p99']:.2f}x (information)")
@@ -627,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tickets", type=int, default=3000, help="tickets issued in the throughput phase")
     ap.add_argument("--concurrency", type=int, default=48, help="concurrent HTTP clients issuing tickets")
     ap.add_argument("--calls", type=int, default=2000, help="call-next calls in the parallel phase")
+    ap.add_argument("--burst-rounds", type=int, default=50,
+                    help="rounds in which every window calls at the same instant")
+    ap.add_argument("--burst-pause", type=float, default=0.25, help="seconds between those rounds")
     ap.add_argument("--single-calls", type=int, default=200, help="calls made by one window alone")
     ap.add_argument("--paced-rate", type=float, default=20.0,
                     help="calls per second (all windows together) of the steady open-loop phase; 0 skips it")
@@ -683,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"machine": m, "args": vars(args), "runs": results}, f, indent=2, default=str)
     ok = all(r["correct"]["called"] == r["correct"]["distinct"] and r["correct"]["dups_seen_by_clients"] == 0
-             and r["bare"]["dups"] == 0 for r in results)
+             and r["bare"]["dups"] == 0 and r["bare_burst"]["dups"] == 0 for r in results)
     return 0 if ok else 1
 
 

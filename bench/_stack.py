@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from hallnet.embedded import EmbeddedPostgres, NatsServer, die_with_parent, free_port
+from hallnet.embedded import EmbeddedPostgres, NatsServer, free_port, with_parent_death
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SITE = "benchhall"
@@ -93,9 +93,8 @@ class BenchStack:
                "HALLNET_LOG_FORMAT": "json"}
         with open(self.service_log, "ab") as out:
             self.proc = subprocess.Popen(  # noqa: S603  (our own service, argv list, no shell)
-                [sys.executable, "-m", "services.queue"], cwd=PROJECT_ROOT, env=env, stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=die_with_parent())  # noqa: PLW1509
+                with_parent_death([sys.executable, "-m", "services.queue"]), cwd=PROJECT_ROOT, env=env,
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self._wait_healthy()
         return self
 

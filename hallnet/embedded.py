@@ -15,24 +15,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> Any:
-    """A ``preexec_fn`` that makes the child receive ``sig`` when its parent dies (Linux), so a killed
-    test run or ``hallnet up`` leaves no orphaned server behind. Runs after the uid switch."""
+def with_parent_death(argv: list[str], sig: int = signal.SIGTERM) -> list[str]:
+    """``argv`` wrapped so that the child receives ``sig`` when its parent dies (Linux), so a killed test run or
+    ``hallnet up`` leaves no orphaned server behind.
 
+    util-linux's ``setpriv --pdeathsig`` sets the signal and then execs the command (same pid). This replaces a
+    ``preexec_fn``: Python code run between fork and exec can deadlock when other threads exist (servers are
+    started from worker threads), and the parent then waits forever in ``Popen`` -- a CI run hung so. Without
+    setpriv (not Linux, or no util-linux) the command runs unwrapped and only our own clean-up stops it."""
     if sys.platform != "linux":
-        return None
-    import ctypes
-
-    # resolved here, in the parent: after the uid switch the child may not read the Python install
-    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-
-    def _set() -> None:
-        prctl(1, sig)  # PR_SET_PDEATHSIG
-
-    return _set
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return argv
+    return [setpriv, "--pdeathsig", signal.Signals(sig).name, "--", *argv]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -100,8 +98,8 @@ class NatsServer:
 
     def start(self, timeout_s: float = 20.0) -> NatsServer:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=die_with_parent())  # noqa: PLW1509  (no threads started yet matter here)
+        self.proc = subprocess.Popen(with_parent_death(self.argv), stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
+                                     start_new_session=True)
         wait_for_port(self.port, timeout_s=timeout_s, proc=self.proc)
         return self
 
@@ -199,8 +197,8 @@ class EmbeddedPostgres:
         self.log_file.touch()
         self._chown(self.log_file)
         log = open(self.log_file, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
-        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, user=self._user,
-                                     start_new_session=True, preexec_fn=die_with_parent(signal.SIGINT))  # noqa: PLW1509
+        self.proc = subprocess.Popen(with_parent_death(self.argv, signal.SIGINT), stdout=log,  # noqa: S603
+                                     stderr=subprocess.STDOUT, user=self._user, start_new_session=True)
         wait_for_port(self.port, timeout_s=timeout_s, proc=self.proc)
         self._wait_ready(timeout_s)
         return self

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from hallnet import natsconf
-from hallnet.embedded import die_with_parent, free_port
+from hallnet.embedded import free_port, with_parent_death
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,9 +102,8 @@ class Child:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.cwd,
-                env={**os.environ, **self.env}, start_new_session=True,
-                preexec_fn=die_with_parent(),  # noqa: PLW1509
+                with_parent_death(self.argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.cwd, env={**os.environ, **self.env}, start_new_session=True,
             )
         return self
 

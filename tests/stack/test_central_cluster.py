@@ -120,12 +120,18 @@ async def test_central_cluster_replicates_and_survives_losing_the_stream_leader(
         await _until("50 events in CENTRAL after the leader died", lambda: stored(50), timeout_s=45)
         info = await js.stream_info(natsconf.CENTRAL_STREAM)
         assert info.cluster is not None and info.cluster.leader != old_leader
-        sub = await js.pull_subscribe(f"hall.{SITE}.>", stream=natsconf.CENTRAL_STREAM)
-        seen = set()
-        while len(seen) < 50:
+        # the new leader may still be settling its consumers (503 "no responders" on a busy machine): retry
+        sub = await _until("a consumer on the new leader",
+                           lambda: js.pull_subscribe(f"hall.{SITE}.>", stream=natsconf.CENTRAL_STREAM))
+        seen: set[int] = set()
+
+        async def read() -> bool:
             for msg in await sub.fetch(50, timeout=5):
                 seen.add(json.loads(msg.data)["n"])
                 await msg.ack()
+            return len(seen) >= 50
+
+        await _until("every event read back", read, timeout_s=45)
         assert seen == set(range(50))
     finally:
         await bus.close()

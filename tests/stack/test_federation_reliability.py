@@ -63,8 +63,13 @@ async def _central_counts(nc: NATS, expect: int, timeout_s: float = 30.0) -> dic
     js = nc.jetstream()
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        info = await js.stream_info(natsconf.CENTRAL_STREAM)
-        if info.state.messages >= expect or asyncio.get_running_loop().time() > deadline:
+        try:
+            info = await js.stream_info(natsconf.CENTRAL_STREAM)
+            if info.state.messages >= expect:
+                break
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError):  # central restarting: ask again
+            pass
+        if asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.2)
     sub = await js.pull_subscribe("hall.>", stream=natsconf.CENTRAL_STREAM)

@@ -40,6 +40,9 @@ class InvalidToken(Exception):
     pass
 
 
+TOKEN_TTL_S = 12 * 3600  # a clerk's or duty manager's token lives this long
+
+
 @dataclass(frozen=True)
 class ClerkClaims:
     site: str

@@ -123,11 +123,16 @@ def create_app(service: str, title: str, version: str, lifespan: Any = None) -> 
 
 
 def bearer_claims(request: Request, secret: str, site: str) -> ClerkClaims:
-    """The clerk claims of ``Authorization: Bearer <token>`` (401 when absent or invalid)."""
+    """The clerk claims of ``Authorization: Bearer <token>`` (401 when absent, invalid, or of a session ended
+    at this site: shared/sessions.py)."""
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
         raise Unauthorized("需要窗口登录令牌 / a clerk token is required (Authorization: Bearer …)")
     try:
-        return verify_token(secret, auth[7:].strip(), site=site)
+        claims = verify_token(secret, auth[7:].strip(), site=site)
     except InvalidToken as exc:
         raise Unauthorized(f"令牌无效 / invalid token: {exc}") from exc
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None and claims.session_id in runtime.ended_sessions:
+        raise Unauthorized("登录已失效，请重新登录 / this session has ended (signed out): sign in again")
+    return claims

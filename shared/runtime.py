@@ -18,6 +18,7 @@ from shared.events.base import make_event
 from shared.events.site import SiteHeartbeat
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
+from shared.sessions import EndedSessions
 from shared.settings import Settings
 from shared.tracing import configure_tracing
 
@@ -43,8 +44,11 @@ async def cancel_all(tasks: list[asyncio.Task[None]], timeout_s: float = 5.0) ->
 
 
 class Runtime:
-    def __init__(self, settings: Settings, migrations: list[str]) -> None:
+    def __init__(self, settings: Settings, migrations: list[str], *, follow_sessions: bool = True) -> None:
         self.settings = settings
+        # sessions ended at this site: bearer_claims refuses their tokens (central has no clerk tokens)
+        self.ended_sessions = EndedSessions()
+        self._follow_sessions = follow_sessions
         self.migrations = ["shared.migrations", *migrations]
         self.pool: asyncpg.Pool | None = None
         self.bus = Bus(settings.nats_url, name=f"{settings.site}-{settings.service}",
@@ -78,6 +82,8 @@ class Runtime:
         self.relay = OutboxRelay(self.pool, self.bus)
         self.spawn("outbox_relay", self.relay.run)
         self.spawn("heartbeat", self._heartbeat)
+        if self._follow_sessions:
+            self.spawn("ended_sessions", lambda: self.ended_sessions.follow(self.bus, s.site))
         # Everything loaded so far (modules, FastAPI routes, pydantic models) lives as long as the process:
         # keep it out of the collector's full passes, which otherwise stall a busy event loop for tens of ms
         gc.collect()

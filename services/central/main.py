@@ -54,7 +54,7 @@ def build_ingest(runtime: Runtime, settings: CentralSettings, central: CentralAp
 def build_app(settings: CentralSettings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, ["services.central.migrations"])
+        runtime = Runtime(settings, ["services.central.migrations"], follow_sessions=False)
         await runtime.start()
         try:
             central = CentralApp(runtime.db, settings, clock=clock)

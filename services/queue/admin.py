@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.queue.app import TOKEN_TTL_S, QueueApp
+from services.queue.app import QueueApp
 from shared import errors
-from shared.auth import ClerkClaims, hash_password, issue_token, verify_password
+from shared.auth import TOKEN_TTL_S, ClerkClaims, hash_password, issue_token, verify_password
+from shared.events.queue import SessionEnded
 from shared.http import bearer_claims
 from shared.ids import uuid7
 
@@ -57,6 +59,16 @@ async def manager(request: Request) -> ClerkClaims:
     claims = bearer_claims(request, app.settings.token_secret, app.site)
     if claims.role != "manager":
         raise errors.Forbidden("需要大厅负责人权限 / a hall manager's token is required")
+    async with app.pool.acquire() as conn:
+        # a duty manager's own session, or a manager signed in at a window (its window session)
+        live = await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM manager_sessions m JOIN staff s ON s.id = m.staff_id
+                              WHERE m.session_id = $1 AND m.staff_id = $2 AND m.ended_at IS NULL
+                                AND s.active AND s.is_manager)
+                   OR EXISTS (SELECT 1 FROM windows w WHERE w.session_id = $1 AND w.staff_id = $2)""",
+            claims.session_id, claims.staff_id)
+    if not live:
+        raise errors.Unauthorized("登录已失效，请重新登录 / this session has ended: sign in again")
     return claims
 
 
@@ -77,10 +89,36 @@ async def manager_sign_in(body: ManagerSignIn, request: Request) -> dict[str, An
         raise errors.Unauthorized("工号或密码错误 / wrong staff id or password")
     if not staff["is_manager"]:
         raise errors.Forbidden(f"{body.staff_id} 不是大厅负责人 / not a hall manager")
+    session, expires = uuid7(), int(time.time()) + TOKEN_TTL_S
+    async with app.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO manager_sessions (session_id, staff_id, expires_at) VALUES ($1, $2, to_timestamp($3))",
+            session, body.staff_id, expires)
     token = issue_token(app.settings.token_secret, ClerkClaims(
-        site=app.site, staff_id=body.staff_id, window_no=0, session_id=uuid7(),
-        expires_at=int(time.time()) + TOKEN_TTL_S, role="manager"))
+        site=app.site, staff_id=body.staff_id, window_no=0, session_id=session, expires_at=expires, role="manager"))
     return {"token": token, "staff_id": body.staff_id, "role": "manager", "expires_in_s": TOKEN_TTL_S}
+
+
+async def _end_manager_sessions(app: QueueApp, conn: Any, staff_id: str, reason: str,
+                                session_id: uuid.UUID | None = None) -> int:
+    """End a manager's live sessions (one, or all of them) and tell every service of the site."""
+    rows = await conn.fetch(
+        """UPDATE manager_sessions SET ended_at = now(), end_reason = $3
+           WHERE staff_id = $1 AND ended_at IS NULL AND ($2::uuid IS NULL OR session_id = $2)
+           RETURNING session_id""", staff_id, session_id, reason)
+    if rows:
+        await app.emit_now(conn, *(SessionEnded(session_id=r["session_id"], staff_id=staff_id, role="manager",
+                                            reason=reason) for r in rows))
+    return len(rows)
+
+
+@router.post("/manager/sign-out")
+async def manager_sign_out(request: Request, claims: Manager) -> dict[str, Any]:
+    """End this duty manager's session: its token is refused by every service of the site from now on."""
+    app = _app(request)
+    async with app.pool.acquire() as conn, conn.transaction():
+        ended = await _end_manager_sessions(app, conn, claims.staff_id, "signed_out", claims.session_id)
+    return {"staff_id": claims.staff_id, "session_ended": bool(ended)}
 
 
 @router.get("/staff")
@@ -122,6 +160,8 @@ async def change_staff(staff_id: str, body: StaffPatch, request: Request, _: Man
             raise errors.NotFound(f"工号不存在 / no staff {staff_id}")
         if body.active is False and await conn.fetchval("SELECT no FROM windows WHERE staff_id = $1", staff_id):
             raise errors.Conflict("该工作人员仍在窗口登录，请先签退 / still signed in at a window")
+        if body.active is False:
+            await _end_manager_sessions(app, conn, staff_id, "deactivated")
     return {"staff_id": row["id"], "name": row["name"], "manager": row["is_manager"], "active": row["active"]}
 
 

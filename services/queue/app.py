@@ -16,7 +16,7 @@ import asyncpg
 from services.queue import domain as d
 from services.queue.store import BOARD_CHANNEL, QueueStore
 from shared import errors
-from shared.auth import ClerkClaims, issue_token, verify_password
+from shared.auth import TOKEN_TTL_S, ClerkClaims, issue_token, verify_password
 from shared.clock import now as clock_now
 from shared.events import queue as ev
 from shared.events.base import EventData, make_event
@@ -24,7 +24,6 @@ from shared.ids import uuid7
 from shared.outbox import add_to_outbox
 from shared.settings import Settings
 
-TOKEN_TTL_S = 12 * 3600
 _KIND_TO_ERROR = {"conflict": errors.Conflict, "forbidden": errors.Forbidden}
 
 
@@ -66,6 +65,10 @@ class QueueApp:
 
     async def _emit(self, conn: asyncpg.Connection, at: datetime, *data: EventData, payload: str = "") -> None:
         await add_to_outbox(conn, *(self._event(x, at) for x in data), notify=(BOARD_CHANNEL, payload))
+
+    async def emit_now(self, conn: asyncpg.Connection, *data: EventData) -> None:
+        """Events of a change made outside the queue's use cases (the manager's side), in ``conn``'s transaction."""
+        await self._emit(conn, self.now(), *data)
 
     async def _queue(self, conn: asyncpg.Connection, queue_id: uuid.UUID) -> asyncpg.Record:
         q = self._queues.get(queue_id)
@@ -175,7 +178,11 @@ class QueueApp:
                 session = uuid7()
                 row = await self.store.set_window(conn, window_no, state="open", staff_id=staff_id,
                                                   session_id=session, reason=None, now=now)
-                await self._emit(conn, now, ev.WindowSignedIn(window_no=window_no, staff_id=staff_id))
+                events: list[EventData] = [ev.WindowSignedIn(window_no=window_no, staff_id=staff_id)]
+                if w["session_id"] is not None:  # signing in again (another device): the old token stops here
+                    events.append(ev.SessionEnded(session_id=w["session_id"], staff_id=staff_id,
+                                                  role=role or "manager", reason="replaced"))
+                await self._emit(conn, now, *events)
         token = issue_token(self.settings.token_secret, ClerkClaims(
             site=self.site, staff_id=staff_id, window_no=window_no, session_id=session,
             expires_at=int(time.time()) + TOKEN_TTL_S, role=role or "manager"))
@@ -202,7 +209,9 @@ class QueueApp:
                 raise errors.Conflict(f"请先办结或处理当前票号 {current['number']} / finish {current['number']} first")
             row = await self.store.set_window(conn, window_no, state="closed", staff_id=None, session_id=None,
                                               reason=None, now=now)
-            await self._emit(conn, now, ev.WindowSignedOut(window_no=window_no, staff_id=claims.staff_id))
+            await self._emit(conn, now, ev.WindowSignedOut(window_no=window_no, staff_id=claims.staff_id),
+                             ev.SessionEnded(session_id=claims.session_id, staff_id=claims.staff_id, role=claims.role,
+                                             reason="signed_out"))
         return _window_view(row)
 
     async def pause(self, claims: ClerkClaims, window_no: int, reason: str | None) -> dict[str, Any]:

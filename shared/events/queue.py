@@ -96,6 +96,17 @@ class WindowSignedOut(EventData):
     staff_id: str
 
 
+class SessionEnded(EventData):
+    """A clerk's window session or a duty manager's session ended (hallnet extension): every service of the
+    site refuses its token from now on (shared/sessions.py)."""
+
+    TYPE = "queue.session.ended"
+    session_id: uuid.UUID
+    staff_id: str
+    role: str  # the token's role: A / B (window clerk) or manager
+    reason: Literal["signed_out", "replaced", "deactivated"]
+
+
 class WindowPaused(EventData):
     TYPE = "queue.window.paused"
     window_no: int

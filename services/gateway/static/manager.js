@@ -80,7 +80,12 @@
       setSignedIn(true); loadAll();
     });
   });
-  H.$("#signout").addEventListener("click", signOut);
+  H.$("#signout").addEventListener("click", function () {
+    // end the session on the server too: the token is refused by every service of the site from now on
+    var token = s.token;
+    signOut();
+    if (token) H.api("POST", "/queue/api/v1/manager/sign-out", null, token);
+  });
   H.$("#roles-save").addEventListener("click", function () {
     var no = parseInt(H.$("#roles-window").value, 10);
     var b = H.$("#roles-b").value.split(/[,，\s]+/).filter(Boolean);

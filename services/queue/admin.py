@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.queue.app import QueueApp
@@ -163,6 +163,18 @@ async def change_staff(staff_id: str, body: StaffPatch, request: Request, _: Man
         if body.active is False:
             await _end_manager_sessions(app, conn, staff_id, "deactivated")
     return {"staff_id": row["id"], "name": row["name"], "manager": row["is_manager"], "active": row["active"]}
+
+
+class EndSessionIn(_In):
+    reason: str | None = Field(None, max_length=200)
+
+
+@router.post("/windows/{no}/end-session")
+async def end_window_session(no: int, request: Request, claims: Manager,
+                             body: EndSessionIn | None = Body(None)) -> dict[str, Any]:  # noqa: B008
+    """强制签退: end the session of a window whose clerk left without signing out, so the B role can sign in;
+    the clerk's token is refused by every service from then on, a ticket at the window goes back to the line."""
+    return await _app(request).end_window_session(claims, no, body.reason if body else None)
 
 
 @router.put("/windows/{no}/roles")

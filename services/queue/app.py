@@ -214,6 +214,35 @@ class QueueApp:
                                              reason="signed_out"))
         return _window_view(row)
 
+    async def end_window_session(self, manager: ClerkClaims, window_no: int, reason: str | None) -> dict[str, Any]:
+        """强制签退: a duty manager ends a window's session (its clerk left without signing out, so nobody else,
+        not even the B role, could sign in there). A ticket at the window goes back to the line at its own place
+        (as a transfer to its own queue) and is called next by whoever serves that queue."""
+        now = self.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            w = await self.store.window(conn, window_no, lock=True)
+            if w is None:
+                raise errors.NotFound(f"窗口不存在 / no window {window_no}")
+            if w["session_id"] is None:
+                raise errors.Conflict(f"{window_no}号窗口无人登录 / nobody is signed in at window {window_no}")
+            events: list[EventData] = []
+            current = await self.store.current_at_window(conn, window_no)
+            if current is not None:
+                t = await self.store.update_ticket(conn, current["id"], status="transferred", window_no=None,
+                                                   staff_id=None, call_no=0, called_at=None, started_at=None,
+                                                   target_window_no=None)  # sort_ts kept: the citizen's place
+                events.append(ev.TicketTransferred(ticket_id=t["id"], from_window_no=window_no,
+                                                   to_queue_id=t["queue_id"]))
+            role = await self.store.role(conn, window_no, w["staff_id"])
+            row = await self.store.set_window(conn, window_no, state="closed", staff_id=None, session_id=None,
+                                              reason=reason or f"值班长 {manager.staff_id} 强制签退", now=now)
+            events += [ev.WindowSignedOut(window_no=window_no, staff_id=w["staff_id"]),
+                       ev.SessionEnded(session_id=w["session_id"], staff_id=w["staff_id"], role=role or "manager",
+                                       reason="ended_by_manager")]
+            await self._emit(conn, now, *events)
+        return {"window": _window_view(row), "staff_id": w["staff_id"],
+                "returned_to_line": current["number"] if current is not None else None}
+
     async def pause(self, claims: ClerkClaims, window_no: int, reason: str | None) -> dict[str, Any]:
         self._check_window(claims, window_no)
         if not reason:

@@ -104,7 +104,7 @@ class SessionEnded(EventData):
     session_id: uuid.UUID
     staff_id: str
     role: str  # the token's role: A / B (window clerk) or manager
-    reason: Literal["signed_out", "replaced", "deactivated"]
+    reason: Literal["signed_out", "replaced", "deactivated", "ended_by_manager"]
 
 
 class WindowPaused(EventData):

@@ -127,3 +127,33 @@ async def test_a_service_started_later_still_knows_sessions_ended_before(servers
             follower.cancel()
     finally:
         await bus.close()
+
+
+async def test_a_manager_ends_a_forgotten_window_session_so_the_b_role_can_take_over(queue_env: QueueEnv) -> None:
+    """Window 2's A clerk left with a citizen called: the B clerk is refused until the duty manager ends the
+    session; then the A clerk's token is dead, the B clerk signs in and calls that same citizen first."""
+    first = await queue_env.issue("yb-ydjy")
+    later = await queue_env.issue("yb-ydjy")
+    a = await queue_env.sign_in(2, "s002")
+    called = await queue_env.client.post(f"{API}/windows/2/call-next", headers=a)
+    assert called.json()["id"] == first["id"]
+    r = await queue_env.client.post(f"{API}/windows/2/sign-in", json={"staff_id": "s001", "password": PASSWORD})
+    assert r.status_code == 409  # the window is still the A clerk's
+
+    m, _ = await _manager(queue_env)
+    assert (await queue_env.client.post(f"{API}/windows/2/end-session", headers=a)).status_code == 403
+    r = await queue_env.client.post(f"{API}/windows/2/end-session", headers=m, json={"reason": "A角离岗未签退"})
+    assert r.status_code == 200, r.text
+    assert r.json()["staff_id"] == "s002" and r.json()["returned_to_line"] == first["number"]
+    assert r.json()["window"]["state"] == "closed"
+    assert (await queue_env.client.post(f"{API}/windows/2/call-next", headers=a)).status_code == 401
+    again = await queue_env.client.post(f"{API}/windows/2/end-session", headers=m)
+    assert again.status_code == 409 and again.json()["message"]
+
+    b = await queue_env.sign_in(2, "s001")  # the B role takes over the window
+    assert (await queue_env.client.post(f"{API}/windows/2/call-next", headers=b)).json()["id"] == first["id"]
+    [ended] = await _ended(queue_env, 1)
+    assert ended.data["staff_id"] == "s002" and ended.data["reason"] == "ended_by_manager" and ended.data["role"] == "A"
+    moved = [e for e in await queue_env.events(expect=1, types=("queue.ticket.transferred",))]
+    assert moved[0].data["ticket_id"] == first["id"] and moved[0].data["from_window_no"] == 2
+    assert (await queue_env.client.get(f"{API}/tickets/{later['id']}")).json()["status"] == "waiting"

@@ -37,7 +37,11 @@
       var w = roles[r[0]] = roles[r[0]] || { a: [], b: [] }; (r[1] === "A" ? w.a : w.b).push(p.staff_id); }); });
     rows("#windows", b.windows, function (w) {
       var r = roles[w.no] || { a: [], b: [] }, sat = s.sat[String(w.no)];
-      return "<tr>" + td(H.windowName(w)) + "<td><span class='tag " + H.esc(w.state) + "'>" + H.esc(H.windowState(w.state)) + "</span></td>" + td(w.staff_id || "—") +
+      // 强制签退: a clerk who left without signing out blocks the window, even for the B role
+      var end = w.staff_id ? " <button class='secondary' data-end-window='" + H.esc(w.no) + "' data-staff='" + H.esc(w.staff_id) + "'>" +
+        H.t("强制签退", "End session") + "</button>" : "";
+      return "<tr>" + td(H.windowName(w)) + "<td><span class='tag " + H.esc(w.state) + "'>" + H.esc(H.windowState(w.state)) + "</span></td>" +
+        "<td>" + H.esc(w.staff_id || "—") + end + "</td>" +
         td(r.a.join(", ")) + td(r.b.join(", ")) + td(sat && sat.satisfaction != null ? Math.round(sat.satisfaction * 100) + "%" : "—") + "</tr>";
     }, 6);
   }
@@ -96,7 +100,12 @@
   document.addEventListener("click", function (e) {
     var b = e.target.closest("button");
     if (!b) return;
-    if (b.dataset.matter) {
+    if (b.dataset.endWindow) {
+      var q = H.t(b.dataset.endWindow + "号窗口 " + b.dataset.staff + " 将被签退，正在办理的群众回到原排队位置。确定？",
+                  "Sign " + b.dataset.staff + " out of window " + b.dataset.endWindow + "? A citizen at the window goes back to their place in line.");
+      if (!window.confirm(q)) return;
+      call("POST", "/queue/api/v1/windows/" + b.dataset.endWindow + "/end-session", {}).then(function (r) { if (r.ok) err(null); });
+    } else if (b.dataset.matter) {
       call("PUT", "/matters/api/v1/matters/" + encodeURIComponent(b.dataset.matter) + "/site-change", { enabled: b.dataset.enabled !== "1" }).then(function (r) {
         if (r.ok) { s.matters = s.matters.map(function (m) { return m.id === r.body.id ? r.body : m; }); renderMatters(); }
       });

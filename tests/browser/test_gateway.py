@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from hallnet.embedded import with_parent_death
+
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "services" / "gateway" / "static"
 
@@ -72,7 +74,7 @@ def gateway() -> Iterator[str]:
            "HALLNET_HTTP_PORT": str(gw_port), "HALLNET_LOG_FORMAT": "json",
            "HALLNET_UPSTREAMS": json.dumps({"queue": f"http://127.0.0.1:{up_port}",
                                             "notify": f"http://127.0.0.1:{dead_port}"})}
-    proc = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT, env=env,  # noqa: S603
+    proc = subprocess.Popen(with_parent_death([sys.executable, "-m", "services.gateway"]), cwd=ROOT, env=env,  # noqa: S603
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{gw_port}"
     try:

@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 import nats
 
+from hallnet.embedded import with_parent_death
 from services.matters.app import MattersApp
 from services.matters.catalog import load_catalog
 from services.matters.main import build_app
@@ -167,7 +168,8 @@ def start_matters_process(settings: MattersSettings, port: int, log: Path) -> su
                HALLNET_TOKEN_SECRET=settings.token_secret, HALLNET_SEED_FILE=settings.seed_file or "",
                HALLNET_LOG_FORMAT="json", HALLNET_MATTERS_DATA_KEY=DATA_KEY,
                HALLNET_MATTERS_CHECK_INTERVAL_S="0.5", HALLNET_HEARTBEAT_INTERVAL_S="60")
-    return subprocess.Popen([sys.executable, "-m", "services.matters"], env=env, stdout=log.open("ab"),
+    argv = with_parent_death([sys.executable, "-m", "services.matters"])
+    return subprocess.Popen(argv, env=env, stdout=log.open("ab"),  # noqa: S603  (our own service)
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 

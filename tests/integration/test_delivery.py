@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import nats
 
-from hallnet.embedded import NatsServer, free_port
+from hallnet.embedded import NatsServer, free_port, with_parent_death
 from shared.bus import Bus
 from shared.db import create_pool, migrate
 from shared.events.base import make_event
@@ -30,7 +30,8 @@ def _start_queue_process(site: str, database_url: str, nats_url: str, seed: Path
     env.update(HALLNET_SITE=site, HALLNET_SERVICE="queue", NATS_URL=nats_url, DATABASE_URL=database_url,
                HALLNET_HTTP_PORT=str(port), HALLNET_TOKEN_SECRET="s", HALLNET_SEED_FILE=str(seed),
                HALLNET_ENFORCE_OFFICE_HOURS="false", HALLNET_LOG_FORMAT="json", HALLNET_SNAPSHOT_INTERVAL_S="3600")
-    return subprocess.Popen([sys.executable, "-m", "services.queue"], env=env, stdout=log.open("ab"),
+    argv = with_parent_death([sys.executable, "-m", "services.queue"])
+    return subprocess.Popen(argv, env=env, stdout=log.open("ab"),  # noqa: S603  (our own service)
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from hallnet.embedded import with_parent_death
 from hallnet.stack import service_env
 from services.notify.main import make_provider
 from tests.harness import Servers, wait_healthy
@@ -107,7 +108,8 @@ async def test_webhook_refusal_is_final(servers: Servers, site: str, database_ur
 
 
 def start_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "services.notify"], env=env, stdout=log.open("ab"),
+    argv = with_parent_death([sys.executable, "-m", "services.notify"])
+    return subprocess.Popen(argv, env=env, stdout=log.open("ab"),  # noqa: S603  (our own service)
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
+from hallnet.embedded import with_parent_death
 from shared.events.matters import CaseAccepted, CaseCompleted
 from shared.events.queue import TicketCompleted
 from tests.harness import Servers
@@ -143,7 +144,8 @@ def _free_port() -> int:
 
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "services.ratings"], env=env, stdout=log.open("ab"),
+    argv = with_parent_death([sys.executable, "-m", "services.ratings"])
+    return subprocess.Popen(argv, env=env, stdout=log.open("ab"),  # noqa: S603  (our own service)
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -5,6 +5,7 @@
   var no = parseInt(H.param("window") || "0", 10);
   var key = "hallnet.console." + no;
   var s = { token: sessionStorage.getItem(key + ".token"), staff: sessionStorage.getItem(key + ".staff"),
+            since: Number(sessionStorage.getItem(key + ".since")) || 0,  /* server time of our sign-in (ms) */
             board: null, ticket: null, matter: null, queues: [], windows: [], session: { called: 0, done: 0 },
             today: null, mine: null };
   H.$("#win-title").textContent = no ? H.t(no + " 号窗口", "window " + no) : "";
@@ -19,7 +20,7 @@
     H.$("#who").textContent = on ? H.t("工号 ", "staff ") + s.staff : "";
   }
   function signedOut(msg) {
-    sessionStorage.removeItem(key + ".token"); sessionStorage.removeItem(key + ".staff");
+    sessionStorage.removeItem(key + ".token"); sessionStorage.removeItem(key + ".staff"); sessionStorage.removeItem(key + ".since");
     s.token = null; s.ticket = null; setSignedIn(false); if (msg) H.$("#error").textContent = msg;
   }
   var ACTIONS = ["call-next", "recall", "start", "complete", "no-show", "transfer", "pause", "resume", "signout"];
@@ -125,6 +126,10 @@
     var w = myWindow();
     if (!s.token) return;
     if (w && w.staff_id && s.staff && w.staff_id !== s.staff) { signedOut(H.t("本窗口已由他人登录", "someone else signed in here")); return; }
+    /* 强制签退: a board computed well after our sign-in (2 s: never one read before it committed) shows nobody here */
+    if (w && !w.staff_id && s.since && s.board && Date.parse(s.board.updated_at) > s.since + 2000) {
+      signedOut(H.t("值班长已将本窗口签退，请重新登录", "the duty manager signed this window out: sign in again")); return;
+    }
     var cur = w && w.current;
     if (!cur) { if (s.ticket) setTicket(null); else renderWindow(); return; }
     if (s.ticket && s.ticket.id === cur.ticket_id && s.ticket.status === cur.status && s.ticket.call_no === cur.call_no) { renderWindow(); return; }
@@ -148,8 +153,9 @@
     H.api("POST", "/queue/api/v1/windows/" + no + "/sign-in", { staff_id: staff, password: H.$("#staff-pw").value }).then(function (res) {
       H.$("#staff-pw").value = "";
       if (!res.ok) { err(res); return; }
-      err(null); s.token = res.body.token; s.staff = staff;
+      err(null); s.token = res.body.token; s.staff = staff; s.since = Date.parse(res.body.window.state_since) || 0;
       sessionStorage.setItem(key + ".token", s.token); sessionStorage.setItem(key + ".staff", staff);
+      sessionStorage.setItem(key + ".since", String(s.since));
       setSignedIn(true); refreshCurrent(); loadToday();
     });
   });

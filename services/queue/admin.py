@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,7 +100,7 @@ async def manager_sign_in(body: ManagerSignIn, request: Request) -> dict[str, An
     return {"token": token, "staff_id": body.staff_id, "role": "manager", "expires_in_s": TOKEN_TTL_S}
 
 
-async def _end_manager_sessions(app: QueueApp, conn: Any, staff_id: str, reason: str,
+async def _end_manager_sessions(app: QueueApp, conn: asyncpg.Connection, staff_id: str, reason: str,
                                 session_id: uuid.UUID | None = None) -> int:
     """End a manager's live sessions (one, or all of them) and tell every service of the site."""
     rows = await conn.fetch(

@@ -25,6 +25,9 @@ from shared.outbox import add_to_outbox
 from shared.settings import Settings
 
 _KIND_TO_ERROR = {"conflict": errors.Conflict, "forbidden": errors.Forbidden}
+# a ticket leaving its window for the line again (transfer, forced sign-out); its sort_ts, i.e. its place, is kept
+_BACK_IN_LINE: dict[str, Any] = {"status": "transferred", "window_no": None, "staff_id": None, "call_no": 0,
+                                 "called_at": None, "started_at": None}
 
 
 def as_http_error(exc: d.QueueError) -> errors.HallnetError:
@@ -228,8 +231,7 @@ class QueueApp:
             events: list[EventData] = []
             current = await self.store.current_at_window(conn, window_no)
             if current is not None:
-                t = await self.store.update_ticket(conn, current["id"], status="transferred", window_no=None,
-                                                   staff_id=None, call_no=0, called_at=None, started_at=None,
+                t = await self.store.update_ticket(conn, current["id"], **_BACK_IN_LINE,
                                                    target_window_no=None)  # sort_ts kept: the citizen's place
                 events.append(ev.TicketTransferred(ticket_id=t["id"], from_window_no=window_no,
                                                    to_queue_id=t["queue_id"]))
@@ -413,8 +415,7 @@ class QueueApp:
         if (to_queue_id is None) == (to_window_no is None):
             raise errors.Unprocessable("转移需要 to_queue_id 或 to_window_no 之一 / give to_queue_id or to_window_no")
         t = await self._ticket_at_window(conn, claims, ticket_id, d.AT_WINDOW_STATES, "转移")
-        fields: dict[str, Any] = {"status": "transferred", "window_no": None, "staff_id": None, "call_no": 0,
-                                  "called_at": None, "started_at": None}
+        fields: dict[str, Any] = dict(_BACK_IN_LINE)
         if to_queue_id is not None:
             await self._queue(conn, to_queue_id)
             fields.update(queue_id=to_queue_id, target_window_no=None)

@@ -26,6 +26,7 @@ from shared.logging import get_logger
 
 log = get_logger("sessions")
 
+
 class EndedSessions:
     """The ids of sessions ended within the last token lifetime, kept in memory."""
 

@@ -450,7 +450,6 @@ class CallBatcher:
         self.max_batch = max_batch
         self._pending: list[tuple[ClerkClaims, int, asyncio.Future[Any]]] = []
         self._runner: asyncio.Task[None] | None = None
-        self.batches = 0
 
     async def call(self, claims: ClerkClaims, window_no: int) -> dict[str, Any] | None:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -474,7 +473,6 @@ class CallBatcher:
                     if not fut.done():
                         fut.set_exception(exc if isinstance(exc, asyncio.CancelledError) else RuntimeError(exc))
                 raise
-            self.batches += 1
             for (_, _, fut), res in zip(batch, results, strict=True):
                 if not fut.done():  # the client may have gone
                     fut.set_result(res)

@@ -252,9 +252,6 @@ class QueueStore:
         return row
 
     # --- board and snapshot -------------------------------------------------------------------
-    async def notify_board(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(f"NOTIFY {BOARD_CHANNEL}")
-
     async def recent_calls(self, conn: asyncpg.Connection, day: date, limit: int = 10) -> list[asyncpg.Record]:
         return await conn.fetch(
             f"""SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.service_day = $1 AND t.called_at IS NOT NULL

@@ -1,17 +1,17 @@
 """EventConsumer: a durable pull consumer that applies each event once.
 
-For every message: parse and check the envelope; in one database transaction claim the inbox row
-and run the handler; ack after commit. A poison message (bad envelope, unknown type, data that
-does not validate, a site that disagrees with the subject) is dead-lettered at once; a transient
-failure is nak'ed with exponential backoff and dead-lettered after ``max_deliver`` deliveries.
+Handlers are declared as a map from event type to function; the subjects are derived from the types. For every
+message: classify it (shared/deadletter.py: envelope, subject, type, version with upcasts, data); in one database
+transaction claim the inbox row and run the type's handler; ack after commit. A poison message is dead-lettered
+at once; a transient failure is nak'ed with exponential backoff and dead-lettered after ``max_deliver``
+deliveries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -20,8 +20,9 @@ import structlog
 from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
 
+from shared import deadletter
 from shared.bus import Bus
-from shared.events.base import Envelope, PoisonMessage, parse_envelope
+from shared.events.base import Envelope, EventData, subject_for
 from shared.logging import get_logger
 from shared.outbox import claim_inbox
 from shared.tracing import extract_context, tracer
@@ -29,7 +30,9 @@ from shared.tracing import extract_context, tracer
 log = get_logger("consumer")
 _tracer = tracer("hallnet.consumer")
 
-EventHandler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+# (connection of the event's transaction, the envelope, its typed data)
+Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+Handlers = Mapping[type[EventData], Handler]
 
 
 def backoff_s(num_delivered: int, base: float = 0.5, cap: float = 30.0) -> float:
@@ -45,8 +48,8 @@ class EventConsumer:
         site: str,
         stream: str,
         durable: str,
-        subjects: list[str],
-        handler: EventHandler,
+        handlers: Handlers,
+        subjects: list[str] | None = None,
         max_deliver: int = 5,
         batch: int = 100,
     ) -> None:
@@ -55,8 +58,9 @@ class EventConsumer:
         self.site = site
         self.stream = stream
         self.durable = durable
-        self.subjects = subjects
-        self.handler = handler
+        self.handlers: dict[str, Handler] = {t.TYPE: h for t, h in handlers.items()}
+        # the handlers' subjects; a wider filter (tests) only delivers more types, which are acked unapplied
+        self.subjects = subjects or [subject_for(site, t) for t in self.handlers]
         self.max_deliver = max_deliver
         self.batch = batch
         self.applied = 0
@@ -94,37 +98,40 @@ class EventConsumer:
                 await self.process(msg)
 
     async def process(self, msg: Msg) -> None:
-        ctx = extract_context(msg.headers)
-        num = msg.metadata.num_delivered if msg.metadata else 1
+        raw = deadletter.RawEvent.of(msg)
+        num = raw.num_delivered
         with _tracer.start_as_current_span(
-            f"consume {msg.subject}", context=ctx, kind=SpanKind.CONSUMER
+            f"consume {msg.subject}", context=extract_context(msg.headers), kind=SpanKind.CONSUMER
         ) as span:
             if num > self.max_deliver:
-                await self._dead_letter(msg, f"delivered {num} times (limit {self.max_deliver})")
+                await self._dead_letter(msg, deadletter.DeadLetter(
+                    raw, f"delivered {num} times (limit {self.max_deliver})", "redelivered"))
                 return
+            got = deadletter.classify(raw)
+            if isinstance(got, deadletter.DeadLetter):
+                await self._dead_letter(msg, got)
+                return
+            env, data = got
+            span.set_attribute("hallnet.event_id", str(env.id))
+            structlog.contextvars.bind_contextvars(event_id=str(env.id))
             try:
-                env = parse_envelope(msg.data, msg.subject)
-                span.set_attribute("hallnet.event_id", str(env.id))
-                structlog.contextvars.bind_contextvars(event_id=str(env.id))
-                env.typed()  # validate data against the contract model before any effect
-                async with self.pool.acquire() as conn, conn.transaction():
-                    if await claim_inbox(conn, self.durable, env.id):
-                        await self.handler(conn, env)
-                        applied = True
-                    else:
-                        applied = False
+                handler = self.handlers.get(env.type)
+                applied = False
+                if handler is not None:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        if await claim_inbox(conn, self.durable, env.id):
+                            await handler(conn, env, data)
+                            applied = True
                 await msg.ack()
                 if applied:
                     self.applied += 1
                 log.debug("event_consumed", consumer=self.durable, event_id=str(env.id), type=env.type,
-                          duplicate=not applied)
-            except PoisonMessage as exc:
-                await self._dead_letter(msg, str(exc))
+                          applied=applied)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # transient or a bug: retry with backoff, then dead-letter
+            except Exception as exc:  # noqa: BLE001 - transient or a bug: retried with backoff, then dead-lettered
                 if num >= self.max_deliver:
-                    await self._dead_letter(msg, f"{type(exc).__name__}: {exc}")
+                    await self._dead_letter(msg, deadletter.DeadLetter(raw, f"{type(exc).__name__}: {exc}"))
                 else:
                     delay = backoff_s(num)
                     log.warning("event_retry", consumer=self.durable, subject=msg.subject,
@@ -134,46 +141,11 @@ class EventConsumer:
             finally:
                 structlog.contextvars.unbind_contextvars("event_id")
 
-    async def _dead_letter(self, msg: Msg, error: str) -> None:
+    async def _dead_letter(self, msg: Msg, dead: deadletter.DeadLetter) -> None:
         """Keep the message in the dead_letters table and the site's dead-letter stream, then term it."""
-        meta = msg.metadata
-        headers = dict(msg.headers or {})
-        num = meta.num_delivered if meta else 0
-        seq = meta.sequence.stream if meta else None
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                """INSERT INTO dead_letters (consumer, subject, stream_seq, num_delivered, error, payload, headers)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-                self.durable, msg.subject, seq, num, error[:2000], msg.data, headers,
-            )
-        with contextlib.suppress(Exception):
-            dl_headers = {**{k: v for k, v in headers.items() if k != "Nats-Msg-Id"},
-                          "Hallnet-Error": error[:500].replace("\n", " "),
-                          "Hallnet-Original-Subject": msg.subject}
-            await self.bus.js.publish(
-                f"deadletter.{self.site}.{self.durable}", msg.data, headers=dl_headers
-            )
+            await deadletter.store(conn, self.durable, [dead])
+        await deadletter.publish(self.bus.js, f"deadletter.{self.site}.{self.durable}", self.durable, [dead])
         with contextlib.suppress(Exception):
             await msg.term()
         self.dead_lettered += 1
-        log.error("event_dead_lettered", consumer=self.durable, subject=msg.subject, stream_seq=seq,
-                  num_delivered=num, error=error[:300])
-
-
-def _payload(raw: bytes) -> object:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw[:500].decode("utf-8", "replace")
-
-
-def dead_letter_summary(rows: list[asyncpg.Record]) -> list[dict[str, object]]:
-    """Dead letters as JSON for an API (events carry no personal data, so the payload may be shown)."""
-    return [
-        {
-            "id": r["id"], "consumer": r["consumer"], "subject": r["subject"], "stream_seq": r["stream_seq"],
-            "num_delivered": r["num_delivered"], "error": r["error"], "created_at": r["created_at"].isoformat(),
-            "payload": _payload(bytes(r["payload"])),
-        }
-        for r in rows
-    ]

@@ -4,12 +4,14 @@ line and one server span per request, bearer clerk tokens."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -136,3 +138,27 @@ def bearer_claims(request: Request, secret: str, site: str) -> ClerkClaims:
     if runtime is not None and claims.session_id in runtime.ended_sessions:
         raise Unauthorized("登录已失效，请重新登录 / this session has ended (signed out): sign in again")
     return claims
+
+
+class StrictIn(BaseModel):
+    """Base of every request body: unknown fields refused (a typo is an error, not a silent default), text trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def state_dependency(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A FastAPI dependency answering ``request.app.state.<name>`` (the use-case object the bootstrap made).
+    Async on purpose: a plain def would run in FastAPI's thread pool on every request."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"{name}_of"
+    return dependency
+
+
+async def clerk_claims(request: Request) -> ClerkClaims:
+    """FastAPI dependency: the clerk or manager claims of the request's bearer token, checked against this
+    service's secret and site (``bearer_claims``)."""
+    s = request.app.state.runtime.settings
+    return bearer_claims(request, s.token_secret, s.site)

@@ -1,21 +1,30 @@
 """The one place a service opens its connections: pool, migrations, bus, streams, outbox relay,
-heartbeat and supervised background tasks. Opened in the app's lifespan, closed on SIGTERM."""
+heartbeat and supervised background tasks. Opened in the app's lifespan, closed on SIGTERM.
+
+``service_app`` is every service's bootstrap: it takes the service's build function (which makes the use-case
+objects, spawns background tasks and consumers on the runtime, and returns what the routes find on
+``app.state``) and its routers, and adds the routes every service has (``health``, ``dead-letters``). A build
+that fails, or a runtime that fails half way through starting, is stopped again: nothing is left running."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import nats.errors
+from fastapi import APIRouter, FastAPI, Request
 
+from shared import deadletter
 from shared.bus import Bus, redact_url
 from shared.db import create_pool, ensure_database, migrate
 from shared.events.base import make_event
 from shared.events.site import SiteHeartbeat
+from shared.http import create_app
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.sessions import EndedSessions
@@ -55,6 +64,8 @@ class Runtime:
                        js_domain=settings.js_domain)
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closers: list[Callable[[], Awaitable[Any]]] = []
+        self._health: dict[str, Callable[[], Any]] = {}
 
     @property
     def db(self) -> asyncpg.Pool:
@@ -109,6 +120,14 @@ class Runtime:
 
         self._tasks.append(asyncio.create_task(supervised(), name=name))
 
+    def at_stop(self, close: Callable[[], Awaitable[Any]]) -> None:
+        """Close ``close`` when the runtime stops (after its tasks, last registered first)."""
+        self._closers.append(close)
+
+    def add_health(self, name: str, report: Callable[[], Any]) -> None:
+        """An extra section ``name`` in the health answer (e.g. central's ingest counters)."""
+        self._health[name] = report
+
     async def _heartbeat(self) -> None:
         s = self.settings
         while True:
@@ -137,11 +156,18 @@ class Runtime:
             "status": "ok" if db and nats_ok else "degraded",
             "site": s.site, "service": s.service, "version": s.version,
             "checks": {"database": db, "nats": nats_ok, "outbox_pending": pending},
+            **{name: report() for name, report in self._health.items()},
         }
 
     async def stop(self) -> None:
         await cancel_all(self._tasks)
         self._tasks.clear()
+        while self._closers:
+            close = self._closers.pop()
+            try:
+                await close()
+            except Exception:  # noqa: BLE001 - one failing close must not keep the others (or the pool) open
+                log.exception("close_failed", close=getattr(close, "__qualname__", repr(close)))
         if self.relay is not None:
             await self.relay.close()
             # a last flush so that a clean stop leaves nothing behind in the outbox
@@ -152,6 +178,47 @@ class Runtime:
             await self.pool.close()
             self.pool = None
         log.info("service_stopped")
+
+
+# a service's build function: make the use cases on a started runtime, spawn its tasks, register what to close;
+# returns the objects the routes find on ``app.state`` (by name)
+Build = Callable[[Runtime], Awaitable[dict[str, Any]]]
+
+
+def service_app(settings: Settings, *, title: str, migrations: Sequence[str], build: Build,
+                routers: Sequence[APIRouter], follow_sessions: bool = True,
+                configure: Callable[[FastAPI], None] | None = None) -> FastAPI:
+    """A service as an ASGI app: ``/<service>/api/v1/health`` and ``/dead-letters`` plus ``routers``; the runtime
+    starts in the lifespan, then ``build`` runs on it; on shutdown (or a failed start) everything stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, list(migrations), follow_sessions=follow_sessions)
+        app.state.runtime = runtime
+        try:
+            await runtime.start()
+            for name, value in (await build(runtime)).items():
+                setattr(app.state, name, value)
+            yield
+        finally:
+            await runtime.stop()
+
+    app = create_app(settings.service, title, settings.version, lifespan=lifespan)
+    if configure is not None:
+        configure(app)
+    prefix = f"/{settings.service}/api/v1"
+    health = APIRouter(prefix=prefix)
+
+    @health.get("/health")
+    async def health_check(request: Request) -> dict[str, Any]:
+        """Database, NATS and outbox state of this service (``status``: ok or degraded)."""
+        return await request.app.state.runtime.health()  # type: ignore[no-any-return]
+
+    app.include_router(health)
+    app.include_router(deadletter.router(prefix))
+    for router in routers:
+        app.include_router(router)
+    return app
 
 
 def prepare(settings: Settings) -> None:

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.central import reports
 from services.central.app import PREFIX, CentralApp
 from shared import errors
-from shared.consumer import dead_letter_summary
 
 router = APIRouter(prefix=PREFIX)
 
@@ -64,14 +63,6 @@ def _site_id(site: str) -> str:
     if not (2 <= len(site) <= 32) or not site[0].isalpha():
         raise errors.BadRequest(f"大厅编号无效 / bad site id {site!r}")
     return site
-
-
-@router.get("/health")
-async def health(request: Request) -> Any:
-    h = await request.app.state.runtime.health()
-    ingest = request.app.state.ingest
-    return {**h, "ingest": {"applied": ingest.applied, "duplicates": ingest.duplicates,
-                            "dead_lettered": ingest.dead_lettered, "batches": ingest.batches}}
 
 
 @router.post("/sign-in")
@@ -169,10 +160,6 @@ async def monthly_report(app: App, month: Annotated[str, Query(pattern=r"^\d{4}-
     return rep
 
 
-@router.get("/dead-letters")
-async def dead_letters(app: App, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    """Events central refused (site mismatch, malformed, invalid), with the reason and the payload."""
-    return dead_letter_summary(await app.dead_letters(limit))
 
 
 @router.get("/stream")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
@@ -15,9 +15,8 @@ from services.central.app import CentralApp
 from services.central.ingest import BatchResult, Ingest
 from services.central.settings import CentralSettings
 from services.central.wall import WallHub
-from shared.http import create_app
 from shared.logging import get_logger
-from shared.runtime import Runtime, prepare, serve
+from shared.runtime import Runtime, prepare, serve, service_app
 
 log = get_logger("central")
 
@@ -52,26 +51,21 @@ def build_ingest(runtime: Runtime, settings: CentralSettings, central: CentralAp
 
 
 def build_app(settings: CentralSettings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, ["services.central.migrations"], follow_sessions=False)
-        await runtime.start()
-        try:
-            central = CentralApp(runtime.db, settings, clock=clock)
-            await central.start()
-            ingest = build_ingest(runtime, settings, central)
-            wall = WallHub(central)
-            app.state.runtime, app.state.central, app.state.ingest, app.state.wall = runtime, central, ingest, wall
-            runtime.spawn("ingest", ingest.run)
-            runtime.spawn("alert_evaluator", lambda: evaluate_loop(central, settings.central_eval_interval_s))
-            runtime.spawn("wall", wall.run)
-            yield
-        finally:
-            await runtime.stop()
+    async def build(runtime: Runtime) -> dict[str, Any]:
+        central = CentralApp(runtime.db, settings, clock=clock)
+        await central.start()
+        ingest = build_ingest(runtime, settings, central)
+        wall = WallHub(central)
+        runtime.add_health("ingest", lambda: {"applied": ingest.applied, "duplicates": ingest.duplicates,
+                                              "dead_lettered": ingest.dead_lettered, "batches": ingest.batches})
+        runtime.spawn("ingest", ingest.run)
+        runtime.spawn("alert_evaluator", lambda: evaluate_loop(central, settings.central_eval_interval_s))
+        runtime.spawn("wall", wall.run)
+        return {"central": central, "ingest": ingest, "wall": wall}
 
-    app = create_app("central", "hallnet central supervision (监管中心)", settings.version, lifespan=lifespan)
-    app.include_router(router)
-    return app
+    return service_app(settings, title="hallnet central supervision (监管中心)",
+                       migrations=["services.central.migrations"], build=build, routers=[router],
+                       follow_sessions=False)
 
 
 def main() -> None:

@@ -86,11 +86,6 @@ App = Annotated[MattersApp, Depends(app_of)]
 Clerk = Annotated[ClerkClaims, Depends(clerk)]
 
 
-@router.get("/health")
-async def health(request: Request) -> Any:
-    return await request.app.state.runtime.health()
-
-
 # --- catalog ------------------------------------------------------------------------------------------
 @router.get("/matters")
 async def list_matters(app: App, include_disabled: Annotated[bool, Query(alias="all")] = False

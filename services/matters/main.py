@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -17,9 +17,8 @@ from services.matters.crypto import DataBox, derive_development_key, parse_key
 from services.matters.deadlines import deadline_loop
 from services.matters.routing import routes_loop
 from services.matters.settings import MattersSettings
-from shared.http import create_app
 from shared.logging import get_logger
-from shared.runtime import Runtime, prepare, serve
+from shared.runtime import Runtime, prepare, serve, service_app
 
 log = get_logger("matters")
 
@@ -54,27 +53,19 @@ def build_app(settings: MattersSettings, *, clock: Callable[[], datetime] | None
     changes = site_changes(settings, catalog)
     box = make_box(settings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, ["services.matters.migrations"])
-        await runtime.start()
-        try:
-            matters = MattersApp(runtime.db, settings, catalog, box, clock=clock)
-            if changes is not None:
-                await matters.apply_site_file(changes)
-                log.info("site_file_applied", file=settings.seed_file,
-                         enabled=sum(1 for c in changes.values() if c.enabled))
-            app.state.runtime, app.state.matters = runtime, matters
-            runtime.spawn("deadline_checker", lambda: deadline_loop(matters, settings.matters_check_interval_s))
-            runtime.spawn("matter_routes",
-                          lambda: routes_loop(matters, runtime.bus.js, settings.matters_routes_interval_s))
-            yield
-        finally:
-            await runtime.stop()
+    async def build(runtime: Runtime) -> dict[str, Any]:
+        matters = MattersApp(runtime.db, settings, catalog, box, clock=clock)
+        if changes is not None:
+            await matters.apply_site_file(changes)
+            log.info("site_file_applied", file=settings.seed_file,
+                     enabled=sum(1 for c in changes.values() if c.enabled))
+        runtime.spawn("deadline_checker", lambda: deadline_loop(matters, settings.matters_check_interval_s))
+        runtime.spawn("matter_routes", lambda: routes_loop(matters, runtime.bus.js, settings.matters_routes_interval_s))
+        return {"matters": matters}
 
-    app = create_app("matters", "hallnet matters service (事项与办件)", settings.version, lifespan=lifespan)
-    app.include_router(router)
-    return app
+    return service_app(settings, title="hallnet matters service (事项与办件)",
+                       migrations=["services.matters.migrations"],
+                       build=build, routers=[router])
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.notify.app import NotifyApp
 from shared import errors
 from shared.auth import ClerkClaims, InvalidToken, verify_token
-from shared.consumer import dead_letter_summary
 
 PREFIX = "/notify/api/v1"
 router = APIRouter(prefix=PREFIX)
@@ -65,11 +64,6 @@ def _claimed_site(token: str) -> str | None:
 
 App = Annotated[NotifyApp, Depends(app_of)]
 Staff = Annotated[ClerkClaims, Depends(staff)]
-
-
-@router.get("/health")
-async def health(request: Request) -> Any:
-    return await request.app.state.runtime.health()
 
 
 @router.post("/contacts", status_code=201)
@@ -155,10 +149,3 @@ PAGE = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")
 async def page() -> HTMLResponse:
     """The demo page (已发短信): asks for a staff token and lists the site's messages with it."""
     return HTMLResponse(PAGE)
-
-
-@router.get("/dead-letters")
-async def dead_letters(app: App, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, object]]:
-    async with app.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM dead_letters ORDER BY id DESC LIMIT $1", limit)
-    return dead_letter_summary(rows)

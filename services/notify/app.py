@@ -26,11 +26,12 @@ from services.notify.store import NotifyStore
 from shared import errors
 from shared.clock import iso
 from shared.clock import now as clock_now
+from shared.consumer import Handler
 from shared.events import matters as mev
 from shared.events import notify as nev
 from shared.events import queue as qev
 from shared.events import ratings as rev
-from shared.events.base import Envelope, make_event
+from shared.events.base import Envelope, EventData, make_event
 from shared.ids import uuid7
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
@@ -42,8 +43,9 @@ SEND_CHANNEL = "hallnet_notify_send"
 # then — nor reminders, which have their own schedule)
 LATE_CONTACT_TEMPLATES = ("ticket_issued", "materials_missing")
 ISSUED_GRACE = timedelta(minutes=2)  # after this, a ticket whose issued event was never seen is judged without it
-EVENT_TYPES = (qev.TicketIssued.TYPE, qev.TicketCalled.TYPE, qev.QueueSnapshot.TYPE, mev.CaseMaterialsMissing.TYPE,
-               mev.CaseReadyForPickup.TYPE, mev.CasePickedUp.TYPE, rev.InvitationOpened.TYPE)
+EVENT_TYPES: tuple[type[EventData], ...] = (qev.TicketIssued, qev.TicketCalled, qev.QueueSnapshot,
+                                           mev.CaseMaterialsMissing, mev.CaseReadyForPickup, mev.CasePickedUp,
+                                           rev.InvitationOpened)
 
 
 def as_http_error(exc: d.NotifyError) -> errors.HallnetError:
@@ -137,9 +139,12 @@ class NotifyApp:
             return data.subject, str(data.subject_id), "rating_invite", {"url": url}
         return None
 
-    async def handle_event(self, conn: asyncpg.Connection, env: Envelope) -> None:
+    def handlers(self) -> dict[type[EventData], Handler]:
+        """The events that can ask for an SMS or change what is watched (all handled by ``handle_event``)."""
+        return dict.fromkeys(EVENT_TYPES, self.handle_event)
+
+    async def handle_event(self, conn: asyncpg.Connection, env: Envelope, data: EventData) -> None:
         """EventConsumer handler: runs in the inbox transaction of ``env``."""
-        data = env.typed()
         now = self.now()
         if isinstance(data, qev.TicketIssued):
             await self.store.watch_ticket(conn, str(data.ticket_id), data.number, data.ahead, now)

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from services.notify.api import router
-from services.notify.app import EVENT_TYPES, NotifyApp
+from services.notify.app import NotifyApp
 from services.notify.crypto import DataBox, derive_development_key, parse_key
 from services.notify.domain import TEMPLATES
 from services.notify.providers import AliyunProvider, LocalProvider, Provider, TencentProvider, WebhookProvider
 from services.notify.queue_client import QueueClient
 from services.notify.settings import NotifySettings
 from shared.consumer import EventConsumer
-from shared.events.base import subject_for
-from shared.http import create_app
 from shared.logging import get_logger
-from shared.runtime import Runtime, prepare, serve
+from shared.runtime import Runtime, prepare, serve, service_app
 
 log = get_logger("notify")
 CONSUMER = "notify"
@@ -70,33 +68,22 @@ def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None 
     settings.signature  # noqa: B018  (raises on a signature that is not 2–12 characters)
     chosen = provider or make_provider(settings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, ["services.notify.migrations"])
+    async def build(runtime: Runtime) -> dict[str, Any]:
+        runtime.at_stop(chosen.close)
         queue = QueueClient(queue_url(settings), transport=queue_transport)
-        await runtime.start()
-        try:
-            notify = NotifyApp(runtime.db, settings, box, chosen, clock=clock, queue=queue)
-            app.state.runtime, app.state.notify = runtime, notify
-            consumer = EventConsumer(
-                bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
-                durable=CONSUMER, subjects=[subject_for(settings.site, t) for t in EVENT_TYPES],
-                handler=notify.handle_event, max_deliver=settings.max_deliver)
-            app.state.consumer = consumer
-            runtime.spawn("notify_consumer", consumer.run)
-            runtime.spawn("sms_sender", notify.send_loop)
-            runtime.spawn("retention_sweep", notify.sweep_loop)
-            runtime.spawn("turn_approaching", notify.approach_loop)
-            runtime.spawn("pickup_reminders", notify.reminder_loop)
-            yield
-        finally:
-            await runtime.stop()
-            await chosen.close()
-            await queue.close()
+        runtime.at_stop(queue.close)
+        notify = NotifyApp(runtime.db, settings, box, chosen, clock=clock, queue=queue)
+        consumer = EventConsumer(bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
+                                 durable=CONSUMER, handlers=notify.handlers(), max_deliver=settings.max_deliver)
+        runtime.spawn("notify_consumer", consumer.run)
+        runtime.spawn("sms_sender", notify.send_loop)
+        runtime.spawn("retention_sweep", notify.sweep_loop)
+        runtime.spawn("turn_approaching", notify.approach_loop)
+        runtime.spawn("pickup_reminders", notify.reminder_loop)
+        return {"notify": notify, "consumer": consumer}
 
-    app = create_app("notify", "hallnet notify service (短信)", settings.version, lifespan=lifespan)
-    app.include_router(router)
-    return app
+    return service_app(settings, title="hallnet notify service (短信)", migrations=["services.notify.migrations"],
+                       build=build, routers=[router])
 
 
 def main() -> None:

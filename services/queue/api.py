@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.queue.app import QueueApp
 from services.queue.board import BoardHub, board_view, queues_view
 from shared.auth import ClerkClaims
-from shared.consumer import dead_letter_summary
 from shared.http import bearer_claims
 
 PREFIX = "/queue/api/v1"
@@ -62,11 +61,6 @@ async def optional_clerk(request: Request) -> ClerkClaims | None:
 
 App = Annotated[QueueApp, Depends(app_of)]
 Clerk = Annotated[ClerkClaims, Depends(clerk)]
-
-
-@router.get("/health")
-async def health(request: Request) -> Any:
-    return await request.app.state.runtime.health()
 
 
 @router.get("/queues")
@@ -174,11 +168,6 @@ async def board_stream(request: Request) -> StreamingResponse:
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/dead-letters")
-async def dead_letters(app: App) -> list[dict[str, object]]:
-    async with app.pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM dead_letters ORDER BY id DESC LIMIT 200")
-    return dead_letter_summary(rows)
 
 
 index_router = APIRouter()

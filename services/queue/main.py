@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -13,39 +12,28 @@ from services.queue.app import QueueApp
 from services.queue.board import BoardHub, snapshot_loop
 from services.queue.routes import watch_routes
 from services.queue.seed import apply_site_config, load_site_file
-from shared.http import create_app
 from shared.logging import get_logger
-from shared.runtime import Runtime, prepare, serve
+from shared.runtime import Runtime, prepare, serve, service_app
 from shared.settings import Settings
 
 log = get_logger("queue")
 
 
 def build_app(settings: Settings) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, ["services.queue.migrations"])
-        await runtime.start()
+    async def build(runtime: Runtime) -> dict[str, Any]:
         if settings.seed_file:
             async with runtime.db.acquire() as conn:
                 await apply_site_config(conn, load_site_file(settings.seed_file))
             log.info("site_config_loaded", file=settings.seed_file)
         queue = QueueApp(runtime.db, settings)
         hub = BoardHub(queue)
-        app.state.runtime, app.state.queue, app.state.board_hub = runtime, queue, hub
         runtime.spawn("board_hub", hub.run)
         runtime.spawn("snapshot", lambda: snapshot_loop(queue, settings.snapshot_interval_s))
         runtime.spawn("matter_routes", lambda: watch_routes(runtime.db, runtime.bus.js, settings.site))
-        try:
-            yield
-        finally:
-            await runtime.stop()
+        return {"queue": queue, "board_hub": hub}
 
-    app = create_app("queue", "hallnet queue service (排队叫号)", settings.version, lifespan=lifespan)
-    app.include_router(router)
-    app.include_router(admin.router)
-    app.include_router(index_router)
-    return app
+    return service_app(settings, title="hallnet queue service (排队叫号)", migrations=["services.queue.migrations"],
+                       build=build, routers=[router, admin.router, index_router])
 
 
 def main() -> None:

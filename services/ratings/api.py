@@ -66,11 +66,6 @@ def refuse_clerks(request: Request, app: RatingsApp) -> None:
     raise errors.Forbidden(f"工作人员不得代为评价 / staff may not rate a service (token of {claims.staff_id})")
 
 
-@router.get("/health")
-async def health(request: Request) -> Any:
-    return await request.app.state.runtime.health()
-
-
 @router.get("/scale")
 async def scale(app: App) -> dict[str, Any]:
     """The site's scale: levels with labels, sub-indicators (服务效率/服务水平/服务态度), reason tags for 差评."""

@@ -19,6 +19,7 @@ from services.ratings.store import RatingsStore
 from shared import errors
 from shared.clock import iso
 from shared.clock import now as clock_now
+from shared.consumer import Handler
 from shared.events import matters as mev
 from shared.events import queue as qev
 from shared.events import ratings as ev
@@ -93,20 +94,25 @@ class RatingsApp:
         return make_event(self.site, data, occurred_at=at)
 
     # --- events from the queue and matters services ----------------------------------------------------
-    async def on_event(self, conn: asyncpg.Connection, env: Envelope) -> None:
-        """Consumer handler (inside the inbox's transaction): a completed service opens its invitation."""
-        data = env.typed()
-        if isinstance(data, qev.TicketCompleted):
-            await self._invite(conn, "ticket", data.ticket_id, data.window_no, data.staff_id, data.matter_id,
-                               env.occurred_at)
-        elif isinstance(data, mev.CaseAccepted):
-            await self.store.remember_case(conn, data.case_id, data.matter_id, data.window_no, data.staff_id,
-                                           env.occurred_at)
-        elif isinstance(data, mev.CaseCompleted):
-            facts = await self.store.case_facts(conn, data.case_id)
-            await self._invite(conn, "case", data.case_id, facts["window_no"] if facts else None,
-                               facts["staff_id"] if facts else None, facts["matter_id"] if facts else None,
-                               env.occurred_at)
+    def handlers(self) -> dict[type[EventData], Handler]:
+        """The events this service consumes: a completed service opens its invitation; an accepted case tells
+        us its window, clerk and matter."""
+        return {qev.TicketCompleted: self.on_ticket_completed, mev.CaseAccepted: self.on_case_accepted,
+                mev.CaseCompleted: self.on_case_completed}
+
+    async def on_ticket_completed(self, conn: asyncpg.Connection, env: Envelope, data: qev.TicketCompleted) -> None:
+        await self._invite(conn, "ticket", data.ticket_id, data.window_no, data.staff_id, data.matter_id,
+                           env.occurred_at)
+
+    async def on_case_accepted(self, conn: asyncpg.Connection, env: Envelope, data: mev.CaseAccepted) -> None:
+        await self.store.remember_case(conn, data.case_id, data.matter_id, data.window_no, data.staff_id,
+                                       env.occurred_at)
+
+    async def on_case_completed(self, conn: asyncpg.Connection, env: Envelope, data: mev.CaseCompleted) -> None:
+        facts = await self.store.case_facts(conn, data.case_id)
+        await self._invite(conn, "case", data.case_id, facts["window_no"] if facts else None,
+                           facts["staff_id"] if facts else None, facts["matter_id"] if facts else None,
+                           env.occurred_at)
 
     async def _invite(self, conn: asyncpg.Connection, subject: str, subject_id: uuid.UUID, window_no: int | None,
                       staff_id: str | None, matter_id: str | None, completed_at: datetime) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -13,18 +13,11 @@ from services.ratings.api import router
 from services.ratings.app import RatingsApp
 from services.ratings.settings import RatingsSettings
 from shared.consumer import EventConsumer
-from shared.http import create_app
 from shared.logging import get_logger
 from shared.ratelimit import install_rate_limit_handler
-from shared.runtime import Runtime, prepare, serve
+from shared.runtime import Runtime, prepare, serve, service_app
 
 log = get_logger("ratings")
-
-
-def subjects(site: str) -> list[str]:
-    """Completed services open invitations; an accepted case tells us its window, clerk and matter."""
-    return [f"hall.{site}.queue.ticket.completed", f"hall.{site}.matters.case.accepted",
-            f"hall.{site}.matters.case.completed"]
 
 
 async def expiry_loop(ratings: RatingsApp, interval_s: float) -> None:
@@ -42,27 +35,16 @@ async def expiry_loop(ratings: RatingsApp, interval_s: float) -> None:
 
 
 def build_app(settings: RatingsSettings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, ["services.ratings.migrations"])
-        await runtime.start()
-        try:
-            ratings = RatingsApp(runtime.db, settings, clock=clock)
-            consumer = EventConsumer(bus=runtime.bus, pool=runtime.db, site=settings.site,
-                                     stream=settings.stream_name, durable="ratings", subjects=subjects(settings.site),
-                                     handler=ratings.on_event, max_deliver=settings.max_deliver)
-            app.state.runtime, app.state.ratings, app.state.consumer = runtime, ratings, consumer
-            runtime.spawn("consumer", consumer.run)
-            runtime.spawn("expiry_checker",
-                          lambda: expiry_loop(ratings, settings.ratings_expiry_check_interval_s))
-            yield
-        finally:
-            await runtime.stop()
+    async def build(runtime: Runtime) -> dict[str, Any]:
+        ratings = RatingsApp(runtime.db, settings, clock=clock)
+        consumer = EventConsumer(bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
+                                 durable="ratings", handlers=ratings.handlers(), max_deliver=settings.max_deliver)
+        runtime.spawn("consumer", consumer.run)
+        runtime.spawn("expiry_checker", lambda: expiry_loop(ratings, settings.ratings_expiry_check_interval_s))
+        return {"ratings": ratings, "consumer": consumer}
 
-    app = create_app("ratings", "hallnet ratings service (好差评)", settings.version, lifespan=lifespan)
-    install_rate_limit_handler(app)
-    app.include_router(router)
-    return app
+    return service_app(settings, title="hallnet ratings service (好差评)", migrations=["services.ratings.migrations"],
+                       build=build, routers=[router], configure=install_rate_limit_handler)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ class Rig:
     failures: dict[str, int]
 
     def consumer(self, **kw: Any) -> EventConsumer:
-        async def handler(conn: asyncpg.Connection, env: Envelope) -> None:
+        async def handler(conn: asyncpg.Connection, env: Envelope, data: TicketCancelled) -> None:
             reason = env.data.get("reason", "")
             if reason.startswith("flaky") and self.failures.get(str(env.id), 0) < int(reason[5:] or 0):
                 self.failures[str(env.id)] = self.failures.get(str(env.id), 0) + 1
@@ -38,7 +38,8 @@ class Rig:
         defaults: dict[str, Any] = {"max_deliver": 3}
         defaults.update(kw)
         return EventConsumer(bus=self.bus, pool=self.pool, site=self.site, stream=site_stream_name(self.site),
-                             durable="test-consumer", subjects=[f"hall.{self.site}.queue.>"], handler=handler,
+                             durable="test-consumer", subjects=[f"hall.{self.site}.queue.>"],
+                             handlers={TicketCancelled: handler},
                              **defaults)
 
     async def publish(self, reason: str = "ok") -> Envelope:

@@ -1,4 +1,4 @@
-# The two commands of the README: `make demo` and `make test`. Both set up .venv on first use.
+# The commands of the README: `make demo`, `make test` and `make lint` (CI runs lint, then test). All set up .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -143,12 +143,12 @@ def machine() -> dict[str, str]:
         pass
     ram = f"{psutil.virtual_memory().total / 2**30:.1f} GiB"
     try:
-        pg = subprocess.run([str(postgres_bin_dir() / "postgres"), "--version"], capture_output=True,  # noqa: S603
+        pg = subprocess.run([str(postgres_bin_dir() / "postgres"), "--version"], capture_output=True,  # noqa: S603 - the embedded postgres binary, argv list
                             text=True, check=False).stdout.strip()
     except OSError:
         pg = "?"
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,  # noqa: S607
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,  # noqa: S607 - git from PATH, only to print the commit
                              cwd=PROJECT_ROOT, check=False).stdout.strip()
     except OSError:
         rev = ""
@@ -334,7 +334,7 @@ class _Calls:
         t0 = time.perf_counter()
         try:
             tid = await call(no)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a failed request is counted as an error, not fatal
             self.error("call", exc)
             return exc
         self.lat.append((time.perf_counter() - t0) * 1000)
@@ -345,7 +345,7 @@ class _Calls:
     async def complete(self, no: int, tid: str, complete: Complete) -> None:
         try:
             await complete(no, tid)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a failed request is counted as an error, not fatal
             self.error("complete", exc)
 
     async def one(self, no: int, call: Call, complete: Complete) -> bool:

@@ -97,8 +97,8 @@ class NatsServer:
         return argv + self.extra_args
 
     def start(self, timeout_s: float = 20.0) -> NatsServer:
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(with_parent_death(self.argv), stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115 - the log stays open for the child's lifetime
+        self.proc = subprocess.Popen(with_parent_death(self.argv), stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         wait_for_port(self.port, timeout_s=timeout_s, proc=self.proc)
         return self
@@ -197,7 +197,7 @@ class EmbeddedPostgres:
         self.log_file.touch()
         self._chown(self.log_file)
         log = open(self.log_file, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
-        self.proc = subprocess.Popen(with_parent_death(self.argv, signal.SIGINT), stdout=log,  # noqa: S603
+        self.proc = subprocess.Popen(with_parent_death(self.argv, signal.SIGINT), stdout=log,
                                      stderr=subprocess.STDOUT, user=self._user, start_new_session=True)
         wait_for_port(self.port, timeout_s=timeout_s, proc=self.proc)
         self._wait_ready(timeout_s)

@@ -280,11 +280,11 @@ def render_deploy_samples(site: str = "zhuzhou") -> dict[str, str]:
     """``central.conf`` and ``leaf-site.conf`` as docker-compose.yml uses them: placeholder passwords
     (replace them in any real deployment), container paths, the standard ports inside containers."""
     leaf = SiteLeaf(site, f"change-me-leaf-{site}", 4222, Path("/data/jetstream"), "change-me-local")
-    central = Central(4222, 7422, Path("/data/jetstream"), "change-me-central", [leaf], host="0.0.0.0")  # noqa: S104
+    central = Central(4222, 7422, Path("/data/jetstream"), "change-me-central", [leaf], host="0.0.0.0")  # noqa: S104 - a container listens on all its interfaces
     note = "# Sample for docker-compose.yml; regenerate with `python -m hallnet.natsconf`.\n"
     samples = {
         "central.conf": note + render_central(central),
-        "leaf-site.conf": note + render_leaf(leaf, "nats-leaf://nats-central:7422", host="0.0.0.0"),  # noqa: S104
+        "leaf-site.conf": note + render_leaf(leaf, "nats-leaf://nats-central:7422", host="0.0.0.0"),  # noqa: S104 - a container listens on all its interfaces
     }
     # Production: central as a 3-node cluster (hosts nats-central-1..3), CENTRAL with 3 replicas; a site's
     # leaf lists every node and fails over between them.
@@ -293,11 +293,11 @@ def render_deploy_samples(site: str = "zhuzhou") -> dict[str, str]:
                     "`python -m hallnet.natsconf`.\n")
     for i in (1, 2, 3):
         node = ClusterNode(f"hallnet-central-{i}", 6222, routes, "change-me-route")
-        c = Central(4222, 7422, Path("/data/jetstream"), "change-me-central", [leaf], host="0.0.0.0",  # noqa: S104
+        c = Central(4222, 7422, Path("/data/jetstream"), "change-me-central", [leaf], host="0.0.0.0",  # noqa: S104 - a container listens on all its interfaces
                     node=node)
         samples[f"central-cluster-{i}.conf"] = cluster_note.format(i=i) + render_central(c)
     samples["leaf-site-cluster.conf"] = cluster_note.format(i="-") + render_leaf(
-        leaf, ",".join(f"nats-leaf://nats-central-{i}:7422" for i in (1, 2, 3)), host="0.0.0.0")  # noqa: S104
+        leaf, ",".join(f"nats-leaf://nats-central-{i}:7422" for i in (1, 2, 3)), host="0.0.0.0")  # noqa: S104 - a container listens on all its interfaces
     return samples
 
 

@@ -283,7 +283,7 @@ def _site_config(site: dict[str, Any]) -> dict[str, Any]:
     from hallnet.demo import site_config_path
 
     path = Path(site.get("config") or site_config_path(site["id"]))
-    return json.loads(path.read_text(encoding="utf-8"))  # noqa: ASYNC230  (read once at start)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 async def run_simulation(stack: dict[str, Any], *, speed: float = 60.0, minutes: float | None = None,

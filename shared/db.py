@@ -36,7 +36,7 @@ class _NoSpan:
 _NO_SPAN = _NoSpan()
 
 
-class TracedConnection(asyncpg.Connection):  # type: ignore[misc]
+class TracedConnection(asyncpg.Connection):
     """A connection whose queries open an OpenTelemetry client span (``db.statement`` truncated)."""
 
     async def execute(self, query: str, *args: Any, **kw: Any) -> str:

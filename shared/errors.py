@@ -42,3 +42,13 @@ class Unprocessable(HallnetError):
 
 class TooManyRequests(HallnetError):
     status, code = 429, "too_many_requests"
+
+
+class DomainError(HallnetError):
+    """Base of a service's rule errors. Each rule's error also names its kind for the HTTP status
+    (``class CaseNotInState(errors.Conflict, MattersError)``); its ``code``, the JSON answer's ``error``, is the
+    class's own name (``CaseNotInState``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = cls.__name__

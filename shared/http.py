@@ -3,15 +3,20 @@ line and one server span per request, bearer clerk tokens."""
 
 from __future__ import annotations
 
+import re
 import time
+import types
+import typing
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +30,19 @@ _tracer = tracer("hallnet.http")
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 409: "conflict", 422: "unprocessable", 429: "too_many_requests"}
+
+
+# C0 control characters and DEL, but tab, line feed and carriage return (a citizen's note may have lines).
+# PostgreSQL refuses NUL in text, and none of them belongs in an id, a name or a query parameter.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+URL_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def refuse_control_chars(value: str) -> str:
+    """The one rule for text at the edge: no control characters (NUL would even reach PostgreSQL as a 500)."""
+    if CONTROL_CHARS.search(value):
+        raise ValueError("不能包含控制字符 / must not contain control characters")
+    return value
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -56,6 +74,15 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(asyncpg.DataError)
+    async def _data(_: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # the last net under the edge's own checks: a value the database cannot take (out of its column's range,
+        # a character it cannot store) is the caller's input, never a server error
+        log.warning("input_refused_by_database", error=type(exc).__name__)
+        return JSONResponse(error_body(422, "invalid_input", "输入超出允许范围或含有无效字符 / a value is out of "
+                                                             "range or has characters that cannot be stored"),
+                            status_code=422)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
@@ -75,8 +102,13 @@ class ObserveRequests:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         route, method = scope["path"], scope["method"]
+        if URL_CONTROL_CHARS.search(route) or URL_CONTROL_CHARS.search(
+                urllib.parse.unquote(scope.get("query_string", b"").decode("latin-1"))):
+            await JSONResponse(error_body(400, "bad_request", "请求地址含有控制字符 / control characters in the URL"),
+                               status_code=400)(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         status = 500
         response_started = False
 
@@ -141,9 +173,42 @@ def bearer_claims(request: Request, secret: str, site: str) -> ClerkClaims:
 
 
 class StrictIn(BaseModel):
-    """Base of every request body: unknown fields refused (a typo is an error, not a silent default), text trimmed."""
+    """Base of every request body: unknown fields refused (a typo is an error, not a silent default), text trimmed,
+    no control characters in any text (``refuse_control_chars``), booleans only as JSON booleans."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, f in cls.model_fields.items():
+                value = data.get(f.alias or name)
+                if value is not None and _is_bool_field(f.annotation) and not isinstance(value, bool):
+                    raise ValueError(f"{name}: 须为 true 或 false / must be true or false")
+        return data
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_chars(cls, value: Any) -> Any:
+        for text in _texts(value):
+            refuse_control_chars(text)
+        return value
+
+
+def _is_bool_field(annotation: Any) -> bool:
+    return annotation is bool or (typing.get_origin(annotation) in (types.UnionType, typing.Union)
+                                  and bool in typing.get_args(annotation))
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set):
+        return [t for v in value for t in _texts(v)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    return []
 
 
 def state_dependency(name: str) -> Callable[[Request], Awaitable[Any]]:

@@ -94,7 +94,7 @@ class Runtime:
         self.spawn("outbox_relay", self.relay.run)
         self.spawn("heartbeat", self._heartbeat)
         if self._follow_sessions:
-            self.spawn("ended_sessions", lambda: self.ended_sessions.follow(self.bus, s.site))
+            self.spawn("ended_sessions", lambda: self.ended_sessions.follow(self.bus, s.site, pool=self.pool))
         # Everything loaded so far (modules, FastAPI routes, pydantic models) lives as long as the process:
         # keep it out of the collector's full passes, which otherwise stall a busy event loop for tens of ms
         gc.collect()
@@ -166,7 +166,7 @@ class Runtime:
             close = self._closers.pop()
             try:
                 await close()
-            except Exception:  # noqa: BLE001 - one failing close must not keep the others (or the pool) open
+            except Exception:
                 log.exception("close_failed", close=getattr(close, "__qualname__", repr(close)))
         if self.relay is not None:
             await self.relay.close()
@@ -212,7 +212,7 @@ def service_app(settings: Settings, *, title: str, migrations: Sequence[str], bu
     @health.get("/health")
     async def health_check(request: Request) -> dict[str, Any]:
         """Database, NATS and outbox state of this service (``status``: ok or degraded)."""
-        return await request.app.state.runtime.health()  # type: ignore[no-any-return]
+        return await request.app.state.runtime.health()
 
     app.include_router(health)
     app.include_router(deadletter.router(prefix))

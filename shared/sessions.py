@@ -14,13 +14,16 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import nats.errors
 import nats.js.errors
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from shared import deadletter
 from shared.auth import TOKEN_TTL_S
 from shared.bus import Bus
-from shared.events.base import PoisonMessage, parse_envelope
+from shared.events.base import subject_for
 from shared.events.queue import SessionEnded
 from shared.logging import get_logger
 
@@ -50,10 +53,11 @@ class EndedSessions:
         for sid in [s for s, until in self._until.items() if until < now]:
             del self._until[sid]
 
-    async def follow(self, bus: Bus, site: str, *, retry_s: float = 2.0) -> None:
+    async def follow(self, bus: Bus, site: str, *, pool: asyncpg.Pool | None = None, retry_s: float = 2.0) -> None:
         """Learn ended sessions from ``hall.<site>.queue.session.ended`` for ever (re-subscribing after a
-        NATS failure). A malformed event is logged and skipped: it names no session to refuse."""
-        subject = f"hall.{site}.{SessionEnded.TYPE}"
+        NATS failure). A poison event names no session to refuse: it is dead-lettered (in ``pool``'s
+        ``dead_letters``, once per stream sequence) and the follower goes on."""
+        subject = subject_for(site, SessionEnded.TYPE)
         while True:
             try:
                 start = datetime.now(UTC) - timedelta(seconds=self.ttl_s)
@@ -66,7 +70,7 @@ class EndedSessions:
                 continue
             try:
                 async for msg in sub.messages:
-                    self._apply(msg.data, msg.subject)
+                    await self._apply(msg, pool)
             except (nats.errors.Error, nats.js.errors.Error) as exc:
                 log.warning("session_follow_interrupted", error=repr(exc))
                 await asyncio.sleep(retry_s)
@@ -74,13 +78,17 @@ class EndedSessions:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
 
-    def _apply(self, raw: bytes, subject: str) -> None:
-        try:
-            env = parse_envelope(raw, subject)
-            data = env.typed()
-        except PoisonMessage as exc:
-            log.warning("session_event_malformed", error=str(exc))
+    async def _apply(self, msg: Msg, pool: asyncpg.Pool | None) -> None:
+        got = deadletter.classify(deadletter.RawEvent.of(msg))
+        if isinstance(got, deadletter.DeadLetter):
+            if pool is None:
+                log.error("session_event_dead_lettered", kind=got.kind, error=got.reason[:300])
+                return
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                async with pool.acquire() as conn:
+                    await deadletter.store(conn, "ended_sessions", [got])
             return
+        env, data = got
         if isinstance(data, SessionEnded):
             self.add(data.session_id, env.occurred_at.timestamp())
             log.info("session_ended", staff_id=data.staff_id, reason=data.reason)

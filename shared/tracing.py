@@ -49,8 +49,3 @@ def inject_headers(headers: dict[str, str]) -> dict[str, str]:
 def extract_context(headers: Mapping[str, Any] | None) -> context.Context:
     return propagate.extract(dict(headers or {}))
 
-
-def current_traceparent() -> str | None:
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")

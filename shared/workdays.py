@@ -8,18 +8,26 @@ working days, and ``on_unknown_year`` is told once per year so that the caller c
 then keeps its override table up to date by hand until the package is upgraded.
 
 Counting follows 次日起算: the day of acceptance does not count, so "N working days after ``start``"
-is the N-th working day strictly after it.
+is the N-th working day strictly after it. A deadline that falls on a day ends with that day: ``end_of_day``
+(23:59:59 local time). Both rules live here only; the services call them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 ONE_DAY = timedelta(days=1)
 MAX_SCAN_DAYS = 20 * 366  # a calendar whose override table removed every working day must not hang us
+LAST_SECOND = time(23, 59, 59)
+
+
+def end_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """A deadline on ``day`` is the end of that day in the site's time zone (23:59:59 local)."""
+    return datetime.combine(day, LAST_SECOND, tzinfo=tz)
 
 
 def _package_is_workday(day: date) -> bool:
@@ -75,8 +83,9 @@ class WorkCalendar:
             self._cache[day] = hit
         return hit
 
-    def add_working_days(self, start: date, days: int) -> date:
-        """The ``days``-th working day after ``start`` (``start`` itself when ``days`` is 0)."""
+    def add_working_days(self, start: date, days: int, *, stopped: Callable[[date], bool] | None = None) -> date:
+        """The ``days``-th working day after ``start`` (``start`` itself when ``days`` is 0), leaving out
+        ``stopped`` days (a case's suspensions: the clock does not run on them)."""
         if days < 0:
             raise ValueError("days must not be negative")
         day, counted = start, 0
@@ -84,7 +93,7 @@ class WorkCalendar:
             if counted == days:
                 return day
             day += ONE_DAY
-            if self.is_workday(day):
+            if not (stopped and stopped(day)) and self.is_workday(day):
                 counted += 1
         raise NoWorkingDays(f"no {days} working days within {MAX_SCAN_DAYS} days after {start}")
 

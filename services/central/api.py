@@ -1,6 +1,7 @@
-"""HTTP routes of the central service (thin): the wall's views, alerts, thresholds, reports, dead letters and the
-server-sent event stream. Reading needs no token (the wall runs on a screen in the supervision room); acting on
-alerts and changing thresholds needs a supervisor's token (``POST /sign-in``)."""
+"""HTTP routes of the central service (thin): the wall's views, alerts, thresholds, reports and the server-sent
+event stream (``/health`` and ``/dead-letters`` come with every service: ``shared.runtime.service_app``). Reading
+needs no token (the wall runs on a screen in the supervision room); acting on alerts and changing thresholds needs
+a supervisor's token (``POST /sign-in``)."""
 
 from __future__ import annotations
 
@@ -9,43 +10,36 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from services.central import reports
 from services.central.app import PREFIX, CentralApp
 from shared import errors
+from shared.http import StrictIn, state_dependency
 
 router = APIRouter(prefix=PREFIX)
+App = Annotated[CentralApp, Depends(state_dependency("central"))]
 
 
-async def app_of(request: Request) -> CentralApp:
-    return request.app.state.central  # type: ignore[no-any-return]
-
-
-async def supervisor(request: Request) -> str:
-    app: CentralApp = request.app.state.central
+async def supervisor(request: Request, app: App) -> str:
     return app.supervisor(request.headers.get("authorization"))
 
 
-App = Annotated[CentralApp, Depends(app_of)]
 Supervisor = Annotated[str, Depends(supervisor)]
 
 
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class SignIn(StrictIn):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NoteIn(StrictIn):
     note: str | None = Field(None, max_length=1000)
 
 
-class ThresholdsIn(BaseModel):
+class ThresholdsIn(StrictIn):
     """Any subset of the thresholds; the others keep their values."""
 
-    model_config = ConfigDict(extra="forbid")
     long_wait_s: int | None = None
     queue_per_window: float | None = None
     empty_window_min: int | None = None
@@ -158,8 +152,6 @@ async def monthly_report(app: App, month: Annotated[str, Query(pattern=r"^\d{4}-
     if format == "csv":
         return _csv(reports.as_csv(rep), f"central-monthly-{month}.csv")
     return rep
-
-
 
 
 @router.get("/stream")

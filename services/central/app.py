@@ -4,7 +4,6 @@ writes; nothing here holds personal data (events carry none)."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -13,8 +12,9 @@ from typing import Any
 
 import asyncpg
 
+from services.central import alerts as al
 from services.central import domain as d
-from services.central.projections import WALL_CHANNEL, open_alerts, resolve_alerts
+from services.central.projection_store import notify_wall, open_alerts, resolve_alerts
 from services.central.settings import CentralSettings
 from services.central.store import CentralStore
 from shared import errors
@@ -115,9 +115,9 @@ class CentralApp:
             if only is not None and site not in only:
                 continue
             parts = by_site.get(site, {"q": [], "w": [], "a": []})
-            is_online = d.online(last_seen(s), now, t)
+            is_online = al.online(last_seen(s), now, t)
             unresolved = [{"kind": a["kind"], "severity": a["severity"], "message": a["message"]} for a in parts["a"]]
-            colour, reasons = d.status_colour(is_online, unresolved)
+            colour, reasons = al.status_colour(is_online, unresolved)
             ws = parts["w"]
             counters = dict(days[site]) if site in days else {}
             warned = cases.get(site, {"yellow": 0, "red": 0})
@@ -157,7 +157,7 @@ class CentralApp:
         """Drill-down: the summary plus every queue, every window and the site's unresolved alerts."""
         found = await self.summaries({site})
         if not found:
-            raise errors.NotFound(f"没有该大厅 / no site {site}")
+            raise d.SiteNotFound(site)
         async with self.pool.acquire() as conn:
             queues = await self.store.queues(conn, site)
             windows = await self.store.windows(conn, site)
@@ -186,31 +186,31 @@ class CentralApp:
             windows = await self.store.windows(conn)
             sms = await self.store.sms_window(conn, now - timedelta(minutes=t.sms_window_min))
             alerts = await self.store.alerts(conn, unresolved=True, limit=100_000)
-            states: dict[str, d.SiteState] = {
-                s["site"]: d.SiteState(site=s["site"], config=self.config(s["site"]),
-                                       last_heartbeat_at=last_seen(s),
-                                       sms_sent=sms.get(s["site"], (0, 0))[0],
-                                       sms_failed=sms.get(s["site"], (0, 0))[1]) for s in sites}
+            states: dict[str, al.SiteState] = {
+                s["site"]: al.SiteState(site=s["site"], config=self.config(s["site"]),
+                                        last_heartbeat_at=last_seen(s),
+                                        sms_sent=sms.get(s["site"], (0, 0))[0],
+                                        sms_failed=sms.get(s["site"], (0, 0))[1]) for s in sites}
             for q in queues:
                 if q["site"] in states:
                     states[q["site"]].queues.append(dict(q))
             for w in windows:
                 if w["site"] in states:
-                    states[w["site"]].windows.append(d.WindowState(w["window_no"], w["state"],
-                                                                   w["since"].astimezone(self.tz), w["staffed_on"]))
+                    states[w["site"]].windows.append(al.WindowState(w["window_no"], w["state"],
+                                                                    w["since"].astimezone(self.tz), w["staffed_on"]))
             for a in alerts:
                 if a["site"] in states:
                     states[a["site"]].open_alerts.append({"kind": a["kind"], "subject": a["subject"],
                                                           "detail": a["detail"]})
-            opens: list[tuple[d.Candidate, datetime]] = []
+            opens: list[tuple[al.Candidate, datetime]] = []
             clears: list[tuple[str, str, str, datetime, str, str]] = []
             for state in states.values():
-                want, cleared = d.evaluate(state, t, now, self.calendar.is_workday)
+                want, cleared = al.evaluate(state, t, now, self.calendar.is_workday)
                 opens += [(c, now) for c in want]
                 clears += [(*k, now, "auto", "condition cleared") for k in sorted(cleared)]
             changed = await open_alerts(conn, opens) + await resolve_alerts(conn, clears)
             if changed:
-                await self._notify(conn, [], changed)
+                await notify_wall(conn, [], changed)
         if changed:
             log.info("alerts_evaluated", changed=len(changed))
         return changed
@@ -219,10 +219,6 @@ class CentralApp:
         """After a batch: evaluate unless the last evaluation is more recent than ``min_interval_s``."""
         if time.monotonic() - self._last_eval >= min_interval_s:
             await self.evaluate()
-
-    async def _notify(self, conn: asyncpg.Connection, sites: list[str], alert_ids: list[int]) -> None:
-        await conn.execute("SELECT pg_notify($1, $2)", WALL_CHANNEL,
-                           json.dumps({"sites": sites[:200], "alerts": alert_ids[:200]}))
 
     async def list_alerts(self, state: str | None, site: str | None, limit: int) -> list[dict[str, Any]]:
         async with self.pool.acquire() as conn:
@@ -233,22 +229,18 @@ class CentralApp:
         async with self.pool.acquire() as conn:
             return [alert_view(r, self.tz) for r in await self.store.alerts_by_id(conn, ids)]
 
-    async def act(self, alert_id: int, action: str, who: str, note: str | None) -> dict[str, Any]:
+    async def act(self, alert_id: int, action: al.AlertAction, who: str, note: str | None) -> dict[str, Any]:
         """``ack`` (open → acknowledged) or ``resolve`` (open/acknowledged → resolved), with who and when."""
         now = self.now()
         async with self.pool.acquire() as conn, conn.transaction():
             row = await self.store.alert(conn, alert_id, lock=True)
             if row is None:
-                raise errors.NotFound(f"没有该告警 / no alert {alert_id}")
-            if row["state"] == "resolved":
-                raise errors.Conflict("告警已解除 / the alert is already resolved", state=row["state"])
-            if action == "ack":
-                if row["state"] != "open":
-                    raise errors.Conflict("告警已确认 / the alert is already acknowledged", state=row["state"])
+                raise al.AlertNotFound(alert_id)
+            if al.next_state(row["state"], action) == "acknowledged":
                 row = await self.store.ack(conn, alert_id, who, now, note)
             else:
                 row = await self.store.resolve(conn, alert_id, who, now, note)
-            await self._notify(conn, [row["site"]], [alert_id])
+            await notify_wall(conn, [row["site"]], [alert_id])
         log.info("alert_" + ("acknowledged" if action == "ack" else "resolved"), alert_id=alert_id, by=who,
                  kind=row["kind"], site=row["site"])
         return alert_view(row, self.tz)
@@ -261,7 +253,7 @@ class CentralApp:
         try:
             new = d.Thresholds.model_validate({**self.thresholds.model_dump(), **changes})
         except ValueError as exc:
-            raise errors.Unprocessable(f"阈值无效 / invalid thresholds: {exc}") from exc
+            raise d.InvalidThresholds(exc) from exc
         now = self.now()
         async with self.pool.acquire() as conn:
             await self.store.save_thresholds(conn, new.model_dump(), who, now)
@@ -294,11 +286,7 @@ class CentralApp:
             raise errors.Forbidden("仅限监管人员 / supervisors only")
         return claims.staff_id
 
-    # --- dead letters, housekeeping ----------------------------------------------------------------------------
-    async def dead_letters(self, limit: int) -> list[asyncpg.Record]:
-        async with self.pool.acquire() as conn:
-            return await self.store.dead_letters(conn, self.settings.central_durable, limit)
-
+    # --- housekeeping ----------------------------------------------------------------------------------------
     async def prune(self) -> None:
         before = self.now() - timedelta(days=self.settings.central_inbox_keep_days)
         async with self.pool.acquire() as conn:

@@ -1,15 +1,17 @@
-"""Pure rules of central supervision (监管): wait histograms and p90, satisfaction, office hours, which alerts a
-site's state calls for, a site's status colour, report maths. No I/O here."""
+"""Pure rules of central supervision (监管): wait histograms and p90, satisfaction, sites' office hours, the
+alert thresholds, report maths, the rating chain's check. Which alerts a site's state or an event calls for is in
+``alerts.py``. No I/O here."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared import errors
 
 # --- histograms (p90 needs the distribution, kept per site and day) ----------------------------------------------
 CAP_S = 4 * 3600
@@ -62,6 +64,12 @@ def is_satisfied(level: int, scale: str | None) -> bool:
     return level >= SCALE_TOP.get(scale or "national5", 5) - 1
 
 
+def is_bad_rating(level: int, bad_level: int) -> bool:
+    """差评: a level at or below the threshold's ``bad_rating_level``."""
+    return level <= bad_level
+
+
+
 def ratio(num: float, den: float) -> float | None:
     return round(num / den, 4) if den else None
 
@@ -112,165 +120,18 @@ class Thresholds(BaseModel):
     sms_min_messages: int = Field(10, ge=1)
 
 
-# --- alerts -----------------------------------------------------------------------------------------------------
-SEVERITY = {"offline": "red", "case_red": "red", "complaint_overdue": "red", "long_wait": "yellow",
-            "queue_long": "yellow", "empty_window": "yellow", "late_start": "yellow", "early_leave": "yellow",
-            "bad_rating": "yellow", "case_yellow": "yellow", "sms_failure": "yellow"}
-# kinds the evaluator opens and resolves from the current state (the others come with events)
-CONDITION_KINDS = ("offline", "long_wait", "queue_long", "empty_window", "late_start", "early_leave", "sms_failure")
+class SiteNotFound(errors.NotFound):
+    """No site of that id has been configured or heard from (404)."""
+
+    def __init__(self, site: str) -> None:
+        super().__init__(f"没有该大厅 / no site {site}")
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """An alert the state calls for."""
+class InvalidThresholds(errors.Unprocessable):
+    """Threshold changes that leave a value out of range (422)."""
 
-    site: str
-    kind: str
-    subject: str
-    message: str
-    value: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.site, self.kind, self.subject)
-
-    @property
-    def severity(self) -> str:
-        return SEVERITY.get(self.kind, "yellow")
-
-
-@dataclass
-class WindowState:
-    window_no: int
-    state: str  # closed / open / paused (a snapshot may say serving: staffed)
-    since: datetime
-    staffed_on: date | None = None  # the last site day the window was signed in
-
-    @property
-    def staffed(self) -> bool:
-        return self.state != "closed"
-
-
-@dataclass
-class SiteState:
-    """What the evaluator knows of one site now."""
-
-    site: str
-    config: SiteConfig
-    last_heartbeat_at: datetime | None
-    queues: list[dict[str, Any]] = field(default_factory=list)  # {queue_id, waiting, longest_wait_s, windows_open}
-    windows: list[WindowState] = field(default_factory=list)
-    sms_sent: int = 0  # in the last sms_window_min
-    sms_failed: int = 0
-    open_alerts: list[dict[str, Any]] = field(default_factory=list)  # {kind, subject, detail} unresolved
-
-
-def session_at(cfg: SiteConfig, at: datetime, is_workday: Callable[[date], bool]) -> tuple[datetime, datetime] | None:
-    """The office-hours session (start, end) containing ``at`` on a working day, else None."""
-    day = at.date()
-    if not is_workday(day):
-        return None
-    for a, b in cfg.sessions():
-        start, end = datetime.combine(day, a, at.tzinfo), datetime.combine(day, b, at.tzinfo)
-        if start <= at < end:
-            return start, end
-    return None
-
-
-def online(last_heartbeat_at: datetime | None, now: datetime, t: Thresholds) -> bool:
-    return last_heartbeat_at is not None and (now - last_heartbeat_at).total_seconds() <= t.offline_after_s
-
-
-def _mins(seconds: float) -> int:
-    return int(seconds // 60)
-
-
-def evaluate(s: SiteState, t: Thresholds, now: datetime, is_workday: Callable[[date], bool]
-             ) -> tuple[list[Candidate], set[tuple[str, str, str]]]:
-    """The condition alerts ``s`` calls for now, and the keys of unresolved ones whose condition has cleared."""
-    out: list[Candidate] = []
-    site = s.site
-    is_online = online(s.last_heartbeat_at, now, t)
-    if not is_online:
-        last = s.last_heartbeat_at.isoformat() if s.last_heartbeat_at else None
-        out.append(Candidate(site, "offline", "site", "大厅离线 / site offline (no heartbeat)",
-                             detail={"last_heartbeat_at": last}))
-    # a site that is not heard from has stale queues and windows: judge them (open or clear) only when online
-    judged = set(CONDITION_KINDS) if is_online else {"offline", "sms_failure"}
-    for q in s.queues if is_online else []:
-        if q["longest_wait_s"] > t.long_wait_s:
-            out.append(Candidate(site, "long_wait", f"queue:{q['queue_id']}",
-                                 f"等待过久：最长 {_mins(q['longest_wait_s'])} 分钟 / long wait",
-                                 value=q["longest_wait_s"], detail={"queue_id": str(q["queue_id"])}))
-        waiting, open_ = q["waiting"], q["windows_open"]
-        if (waiting > 0 and open_ == 0) or waiting / max(open_, 1) > t.queue_per_window:
-            out.append(Candidate(site, "queue_long", f"queue:{q['queue_id']}",
-                                 f"排队过长：{waiting} 人等候，{open_} 个窗口开放 / queue too long for open windows",
-                                 value=waiting, detail={"queue_id": str(q["queue_id"]), "windows_open": open_}))
-    session = session_at(s.config, now, is_workday)
-    today = now.date()
-    if session is not None and is_online:
-        start, end = session
-        for w in s.windows:
-            if w.staffed and w.state != "paused":
-                continue
-            if w.state == "closed" and w.staffed_on != today:
-                continue  # never signed in today: that is a late start, not 空窗
-            gap = (now - max(w.since, start)).total_seconds()
-            if gap > t.empty_window_min * 60:
-                out.append(Candidate(site, "empty_window", f"window:{w.window_no}",
-                                     f"{w.window_no}号窗口空窗 {_mins(gap)} 分钟 / window unstaffed",
-                                     value=gap, detail={"window_no": w.window_no, "state": w.state}))
-        # 迟到: nobody staffed and nobody signed out since the session began (else it is 空窗 or 早退)
-        came = any(w.staffed or (w.staffed_on == today and w.since >= start) for w in s.windows)
-        if now >= start + timedelta(minutes=t.start_grace_min) and not came:
-            out.append(Candidate(site, "late_start", f"session:{start.isoformat()}",
-                                 f"{start:%H:%M} 开班后无窗口签到 / no window signed in after opening",
-                                 detail={"session_start": start.isoformat()}))
-        for w in s.windows:
-            if w.state != "closed" or w.staffed_on != today:
-                continue
-            if end - timedelta(minutes=t.early_leave_lookback_min) <= w.since < end - timedelta(
-                    minutes=t.leave_grace_min) and w.since >= start:
-                out.append(Candidate(site, "early_leave", f"window:{w.window_no}:{end.isoformat()}",
-                                     f"{w.window_no}号窗口 {w.since:%H:%M} 提前签退 / signed out before closing",
-                                     detail={"window_no": w.window_no, "session_end": end.isoformat(),
-                                             "signed_out_at": w.since.isoformat()}))
-    sms_total = s.sms_sent + s.sms_failed
-    if sms_total >= t.sms_min_messages and s.sms_failed / sms_total > t.sms_failure_rate:
-        rate = s.sms_failed / sms_total
-        out.append(Candidate(site, "sms_failure", "sms", f"短信失败率 {rate:.0%} / SMS failure rate",
-                             value=round(rate, 4), detail={"sent": s.sms_sent, "failed": s.sms_failed}))
-    want = {c.key for c in out}
-    staffed = {w.window_no for w in s.windows if w.staffed}
-    cleared: set[tuple[str, str, str]] = set()
-    for a in s.open_alerts:
-        key = (site, a["kind"], a["subject"])
-        if a["kind"] not in judged or key in want:
-            continue
-        if a["kind"] == "early_leave":
-            # an early leave stays on record; it clears only if the window is signed in again before closing
-            detail = a.get("detail") or {}
-            end_at = detail.get("session_end")
-            if detail.get("window_no") in staffed and end_at and now < datetime.fromisoformat(end_at):
-                cleared.add(key)
-            continue
-        cleared.add(key)
-    return out, cleared
-
-
-def status_colour(online_now: bool, unresolved: Iterable[dict[str, Any]]) -> tuple[str, list[str]]:
-    """green / yellow / red and the reasons (the messages of the site's unresolved alerts, worst first)."""
-    alerts = sorted(unresolved, key=lambda a: (a["severity"] != "red", a["kind"]))
-    reasons = [a["message"] for a in alerts]
-    if not online_now and not any(a["kind"] == "offline" for a in alerts):
-        reasons.insert(0, "大厅离线 / site offline (no heartbeat)")
-    if not online_now or any(a["severity"] == "red" for a in alerts):
-        return "red", reasons
-    if alerts:
-        return "yellow", reasons
-    return "green", reasons
+    def __init__(self, reason: object) -> None:
+        super().__init__(f"阈值无效 / invalid thresholds: {reason}")
 
 
 # --- reports ----------------------------------------------------------------------------------------------------
@@ -279,6 +140,7 @@ COUNTERS = ("issued", "called", "served", "no_shows", "cancelled", "transferred"
             "complaints_closed", "complaints_overdue", "cases_accepted", "cases_completed", "cases_overdue",
             "cases_yellow", "cases_red", "sms_sent", "sms_failed")
 
+HOUR_COUNTERS = ("issued", "served", "wait_sum", "wait_n", "judged", "satisfied")  # per site, day and hour
 
 def figures(c: Mapping[str, int], hist: Mapping[int, int] | None = None,
             service_hist: Mapping[int, int] | None = None) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""SQL of the central service's reads and alert lifecycle, one class (the ingest's set-based writes live in
-``ingest.py``, next to the aggregation they write). Every method runs on the connection it is given."""
+"""SQL of the central service's reads and alert lifecycle, one class (the ingest's set-based writes, also used by
+the alert evaluator, live in ``projection_store.py``). Every method runs on the connection it is given."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ class CentralStore:
                ON CONFLICT (site) DO UPDATE SET name = EXCLUDED.name, configured = true""",
             [s.id for s in sites], [s.name for s in sites])
 
-    async def sites(self, conn: asyncpg.Connection, site: str | None = None) -> list[asyncpg.Record]:
-        return await conn.fetch("SELECT * FROM sites WHERE ($1::text IS NULL OR site = $1) ORDER BY site", site)
+    async def sites(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch("SELECT * FROM sites ORDER BY site")
 
     async def queues(self, conn: asyncpg.Connection, site: str | None = None) -> list[asyncpg.Record]:
         return await conn.fetch(
@@ -35,21 +35,19 @@ class CentralStore:
         return await conn.fetch(
             "SELECT * FROM site_windows WHERE ($1::text IS NULL OR site = $1) ORDER BY site, window_no", site)
 
-    async def day_rows(self, conn: asyncpg.Connection, start: date, end: date, site: str | None = None
-                       ) -> list[asyncpg.Record]:
+    async def day_rows(self, conn: asyncpg.Connection, start: date, end: date) -> list[asyncpg.Record]:
         """Counters summed per site over the days start..end."""
         sums = ", ".join(f"sum({c})::bigint AS {c}" for c in d.COUNTERS)
         return await conn.fetch(
             f"""SELECT site, {sums}, min(first_sign_in_at) AS first_sign_in_at FROM site_day
-                WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR site = $3) GROUP BY site ORDER BY site""",
-            start, end, site)
+                WHERE day BETWEEN $1 AND $2 GROUP BY site ORDER BY site""", start, end)
 
-    async def hist(self, conn: asyncpg.Connection, start: date, end: date, kind: str = "w",
-                   site: str | None = None) -> dict[str, dict[int, int]]:
+    async def hist(self, conn: asyncpg.Connection, start: date, end: date, kind: str = "w"
+                   ) -> dict[str, dict[int, int]]:
+        """Histogram counts per site and bucket over the days start..end (``kind`` w: waits, s: service times)."""
         rows = await conn.fetch(
             """SELECT site, bucket, sum(n)::bigint AS n FROM wait_hist
-               WHERE day BETWEEN $1 AND $2 AND kind = $3 AND ($4::text IS NULL OR site = $4)
-               GROUP BY site, bucket""", start, end, kind, site)
+               WHERE day BETWEEN $1 AND $2 AND kind = $3 GROUP BY site, bucket""", start, end, kind)
         out: dict[str, dict[int, int]] = {}
         for r in rows:
             out.setdefault(r["site"], {})[r["bucket"]] = r["n"]
@@ -129,11 +127,7 @@ class CentralStore:
                ON CONFLICT (id) DO UPDATE SET "values" = EXCLUDED."values", updated_at = EXCLUDED.updated_at,
                    updated_by = EXCLUDED.updated_by""", json.dumps(values), at, who)
 
-    # --- dead letters and housekeeping ------------------------------------------------------------------------------
-    async def dead_letters(self, conn: asyncpg.Connection, consumer: str, limit: int) -> list[asyncpg.Record]:
-        return await conn.fetch("SELECT * FROM dead_letters WHERE consumer = $1 ORDER BY id DESC LIMIT $2",
-                                consumer, limit)
-
+    # --- housekeeping -----------------------------------------------------------------------------------------------
     async def prune_inbox(self, conn: asyncpg.Connection, consumer: str, before: datetime) -> str:
         return str(await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND processed_at < $2",
                                       consumer, before))

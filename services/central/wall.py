@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from services.central.app import CentralApp
-from services.central.projections import WALL_CHANNEL
+from services.central.projection_store import WALL_CHANNEL
 from shared.logging import get_logger
 from shared.sse import NotifyHub
 

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.matters import domain as d
-from services.matters.app import MattersApp, as_http_error
+from services.matters.app import MattersApp
 from services.matters.catalog import MatterSpec
 from shared import errors
 from shared.auth import ClerkClaims
@@ -31,10 +31,7 @@ async def _act(app: MattersApp, case_id: uuid.UUID, name: str, action: Action) -
     async with app.pool.acquire() as conn:
         async with conn.transaction():
             row, spec = await app.case_for_update(conn, case_id)
-            try:
-                events = await action(conn, row, spec, now)
-            except d.MattersError as exc:
-                raise as_http_error(exc) from exc
+            events = await action(conn, row, spec, now)
             await add_to_outbox(conn, *(app.event(x, now) for x in events))
         log.info(f"case_{name}", case_id=str(case_id), matter_id=row["matter_id"])
         return await app.present(conn, case_id)
@@ -42,9 +39,9 @@ async def _act(app: MattersApp, case_id: uuid.UUID, name: str, action: Action) -
 
 async def _due(app: MattersApp, conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
     """due_on/due_at after the case's suspensions (None while one is open, unless already overdue)."""
-    due_on = d.due_date(await app.calendar(conn), row["accepted_on"], row["time_limit_days"],
-                        await app.suspensions_of(conn, row["id"]))
-    return {"due_on": due_on, "due_at": d.end_of_day(due_on, app.tz) if due_on else None}
+    due_on, due_at = d.deadline(await app.calendar(conn), row["accepted_on"], row["time_limit_days"], app.tz,
+                                await app.suspensions_of(conn, row["id"]))
+    return {"due_on": due_on, "due_at": due_at}
 
 
 async def complete_step(app: MattersApp, claims: ClerkClaims, case_id: uuid.UUID, step: str) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from services.matters import actions
 from services.matters import domain as d
@@ -21,25 +21,21 @@ from services.matters.app import MattersApp
 from services.matters.catalog import QUEUE_PATTERN, SiteChange
 from services.matters.deadlines import check_deadlines
 from services.matters.views import PREFIX, matter_view, notice_html
-from services.matters.workdays import NoWorkingDays
 from shared import errors
 from shared.auth import ClerkClaims
-from shared.http import bearer_claims
+from shared.http import StrictIn, clerk_claims, state_dependency
+from shared.workdays import NoWorkingDays
 
 router = APIRouter(prefix=PREFIX)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ApplicantIn(_In):
+class ApplicantIn(StrictIn):
     name: str = Field(min_length=1, max_length=40)
     id_no: str = Field(min_length=1, max_length=32)
     phone: str | None = Field(None, max_length=20)
 
 
-class CaseIn(_In):
+class CaseIn(StrictIn):
     matter_id: str = Field(min_length=1, max_length=64)
     ticket_id: uuid.UUID | None = None
     applicant: ApplicantIn
@@ -48,42 +44,32 @@ class CaseIn(_In):
     applicable: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=50)
 
 
-class StepIn(_In):
+class StepIn(StrictIn):
     step: str = Field(min_length=1, max_length=24)
 
 
-class SuspendIn(_In):
+class SuspendIn(StrictIn):
     reason_code: Literal[tuple(d.SUSPEND_REASONS)]  # type: ignore[valid-type]  # the domain's reason codes
     note: str | None = Field(None, max_length=200)
 
 
-class CompleteIn(_In):
+class CompleteIn(StrictIn):
     result: Literal["approved", "rejected"]
 
 
-class MatterChangeIn(_In):
+class MatterChangeIn(StrictIn):
     enabled: bool | None = None
     queue: str | None = Field(None, pattern=QUEUE_PATTERN)
     promised_days: int | None = Field(None, ge=0, le=365)
 
 
-class CalendarDayIn(_In):
+class CalendarDayIn(StrictIn):
     workday: bool
     note: str | None = Field(None, max_length=100)
 
 
-# async on purpose: a plain def dependency runs in FastAPI's thread pool on every request
-async def app_of(request: Request) -> MattersApp:
-    return request.app.state.matters  # type: ignore[no-any-return]
-
-
-async def clerk(request: Request) -> ClerkClaims:
-    s = request.app.state.matters.settings
-    return bearer_claims(request, s.token_secret, s.site)
-
-
-App = Annotated[MattersApp, Depends(app_of)]
-Clerk = Annotated[ClerkClaims, Depends(clerk)]
+App = Annotated[MattersApp, Depends(state_dependency("matters"))]
+Clerk = Annotated[ClerkClaims, Depends(clerk_claims)]
 
 
 # --- catalog ------------------------------------------------------------------------------------------

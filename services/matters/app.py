@@ -15,13 +15,11 @@ from typing import Any
 import asyncpg
 
 from services.matters import domain as d
-from services.matters.catalog import Catalog, CatalogError, Matter, MatterSpec, SiteChange, apply_changes
+from services.matters.catalog import Catalog, Matter, MatterSpec, SiteChange, apply_changes
 from services.matters.crypto import DataBox
-from services.matters.deadlines import recount_due_dates
 from services.matters.settings import MattersSettings
 from services.matters.store import MattersStore
 from services.matters.views import applicant_view, case_view, notice_data, notice_url
-from services.matters.workdays import WorkCalendar
 from shared import errors
 from shared.auth import ClerkClaims
 from shared.clock import now as clock_now
@@ -30,19 +28,10 @@ from shared.events.base import EventData, make_event
 from shared.ids import uuid7
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
+from shared.workdays import WorkCalendar
 
 log = get_logger("matters")
 CACHE_S = 5.0
-SYSTEM = "system"
-_KIND_TO_ERROR = {"conflict": errors.Conflict, "unprocessable": errors.Unprocessable}
-
-
-def as_http_error(exc: d.MattersError | CatalogError) -> errors.HallnetError:
-    if isinstance(exc, CatalogError):
-        return errors.Unprocessable(str(exc))
-    err = _KIND_TO_ERROR.get(exc.kind, errors.Conflict)(exc.message)
-    err.code = type(exc).__name__
-    return err
 
 
 @dataclass(frozen=True)
@@ -117,10 +106,7 @@ class MattersApp:
             layers.pop("manager", None)
             if change is not None:
                 layers["manager"] = change
-            try:
-                apply_changes(spec, ordered(layers))
-            except CatalogError as exc:
-                raise as_http_error(exc) from exc
+            apply_changes(spec, ordered(layers))  # CatalogError (422) when the layers break the catalog's rules
             if change is None:
                 await self.store.delete_manager_change(conn, matter_id)
             else:
@@ -176,9 +162,22 @@ class MattersApp:
                     raise errors.NotFound(f"{day} 没有调整记录 / no override for {day}")
             else:
                 await self.store.set_calendar_override(conn, day, workday, note, claims.staff_id, self.now())
-            cal = await self.calendar(conn, fresh=True)
-            moved = await recount_due_dates(self, conn, cal)
+            moved = await self._recount_due_dates(conn, await self.calendar(conn, fresh=True))
         log.info("calendar_changed", day=day.isoformat(), workday=workday, staff_id=claims.staff_id, moved=moved)
+        return moved
+
+    async def _recount_due_dates(self, conn: asyncpg.Connection, cal: WorkCalendar) -> int:
+        """Move the due dates of open cases after a calendar change (in the caller's transaction)."""
+        moved = 0
+        for r in await self.store.open_cases_for_recount(conn):
+            due_on, due_at = d.deadline(cal, r["accepted_on"], r["time_limit_days"], self.tz,
+                                        await self.suspensions_of(conn, r["id"]))
+            if due_on != r["due_on"]:
+                await self.store.update_case(conn, r["id"], due_on=due_on, due_at=due_at, updated_at=self.now())
+                await self.store.log(conn, r["id"], "due_moved", "system", self.now(),
+                                     before=r["due_on"].isoformat() if r["due_on"] else None,
+                                     after=due_on.isoformat() if due_on else None)
+                moved += 1
         return moved
 
     # --- cases ---------------------------------------------------------------------------------------
@@ -204,19 +203,13 @@ class MattersApp:
         """受理: 201 with the receipt when every material is there; 422 with the 一次性告知单 when not."""
         now = self.now()
         today = now.date()
-        try:
-            applicant = Applicant.checked(name, id_no, phone)
-        except d.MattersError as exc:
-            raise as_http_error(exc) from exc
+        applicant = Applicant.checked(name, id_no, phone)
         provided, applicable = list(dict.fromkeys(provided)), list(dict.fromkeys(applicable))
         async with self.pool.acquire() as conn:
             m = (await self.matters(conn)).get(matter_id)
             if m is None or not m.enabled:
                 raise errors.NotFound(f"事项不存在或本厅未开通 / matter {matter_id} is not served here")
-            try:
-                missing = d.missing_materials(m.spec.materials, provided, applicable)
-            except d.MattersError as exc:
-                raise as_http_error(exc) from exc
+            missing = d.missing_materials(m.spec.materials, provided, applicable)
             cal = await self.calendar(conn)
             case_id = uuid7()
             fields: dict[str, Any] = {
@@ -261,9 +254,8 @@ class MattersApp:
                 "working_days_used": 0, "overdue": False})
             due_at = None
         else:
-            due_on = d.due_date(cal, fields["accepted_on"], m.promised_days)
+            due_on, due_at = d.deadline(cal, fields["accepted_on"], m.promised_days, self.tz)
             assert due_on is not None  # no suspension yet
-            due_at = d.end_of_day(due_on, self.tz)
             row = await self.store.insert_case(conn, {**fields, "status": d.Status.ACCEPTED, "due_on": due_on,
                                                       "due_at": due_at})
         await self.store.log(conn, case_id, "accept", claims.staff_id, now, step=d.ACCEPT_STEP,

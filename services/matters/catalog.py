@@ -21,14 +21,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.matters.domain import ACCEPT_STEP, DEFAULT_STEPS, STEP_NAMES, Kind
+from shared import errors
 
 CATALOG_DIR = Path(__file__).with_name("catalog")
 CATEGORIES = ("养老保险", "医疗保险", "生育保险", "工伤保险", "失业保险", "就业创业", "社会保障卡", "劳动关系",
               "社会保险费征缴")
 QUEUE_PATTERN = r"^[A-Z]{1,2}$"
 
-class CatalogError(ValueError):
-    """The catalog or a site's change to it is wrong; the message names the entry."""
+
+class CatalogError(errors.Unprocessable, ValueError):
+    """The catalog or a site's change to it is wrong; the message names the entry (a manager's change that
+    breaks it answers 422 ``unprocessable``)."""
 
 
 class _M(BaseModel):

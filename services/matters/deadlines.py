@@ -1,5 +1,5 @@
 """Electronic supervision of deadlines (电子监察): the periodic checker that shows yellow and red cards
-(黄牌/红牌), and the recount of open cases' due dates when the site edits its calendar.
+(黄牌/红牌). (Due dates move with the site's calendar in ``MattersApp.change_calendar``.)
 
 Each card is emitted once per (case, level): the ``case_warnings`` row and the outbox row of
 ``matters.case.warned`` are written in one transaction, and the row's primary key refuses a second card
@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
-
-import asyncpg
 
 from services.matters import domain as d
-from services.matters.workdays import WorkCalendar
+from services.matters.app import MattersApp
 from shared.events.matters import CaseWarned
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
-
-if TYPE_CHECKING:
-    from services.matters.app import MattersApp
 
 log = get_logger("matters.deadlines")
 
@@ -57,18 +51,3 @@ async def deadline_loop(app: MattersApp, interval_s: float) -> None:
         await check_deadlines(app)
         await asyncio.sleep(interval_s)
 
-
-async def recount_due_dates(app: MattersApp, conn: asyncpg.Connection, cal: WorkCalendar) -> int:
-    """Move the due dates of open cases after a calendar change (in the caller's transaction)."""
-    moved = 0
-    for r in await app.store.open_cases_for_recount(conn):
-        sus = await app.suspensions_of(conn, r["id"])
-        due_on = d.due_date(cal, r["accepted_on"], r["time_limit_days"], sus)
-        if due_on != r["due_on"]:
-            await app.store.update_case(conn, r["id"], due_on=due_on,
-                                        due_at=d.end_of_day(due_on, app.tz) if due_on else None, updated_at=app.now())
-            await app.store.log(conn, r["id"], "due_moved", "system", app.now(),
-                                before=r["due_on"].isoformat() if r["due_on"] else None,
-                                after=due_on.isoformat() if due_on else None)
-            moved += 1
-    return moved

@@ -4,7 +4,7 @@ working days with suspensions (挂起), yellow and red cards (黄牌/红牌), an
 No database, bus or web imports here: the app loads, these functions decide.
 
 Deadlines. A case of a promised matter (承诺件) accepted on day A with a limit of N working days is due
-at the end of the N-th working day after A (次日起算, see ``workdays.py``). A suspension that starts on
+at the end of the N-th working day after A (次日起算, see ``shared/workdays.py``). A suspension that starts on
 day S and ends on day R stops the clock for the days in ``(S, R]``: the day it starts still counts (work
 was done on it), the day it ends does not (counting restarts the next day, as after acceptance). While a
 suspension is open the due date is unknown (``None``), unless the deadline had already passed before it
@@ -16,40 +16,37 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from services.matters.workdays import MAX_SCAN_DAYS, NoWorkingDays, WorkCalendar
+from shared import errors
+from shared.workdays import WorkCalendar, end_of_day
 
 # --- errors ---------------------------------------------------------------------------------------
 
 
-class MattersError(Exception):
-    """A rule was broken; ``kind`` maps to an HTTP status at the edge. Messages never carry personal data."""
-
-    kind = "conflict"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class MattersError(errors.DomainError):
+    """A rule was broken. Each rule's error subclasses a kind of ``shared.errors`` (``Conflict`` 409,
+    ``Unprocessable`` 422), which the HTTP layer maps; its JSON ``error`` code is the class name. Messages never
+    carry personal data."""
 
 
-class CaseNotInState(MattersError):
+class CaseNotInState(errors.Conflict, MattersError):
     pass
 
 
-class StepOutOfOrder(MattersError):
+class StepOutOfOrder(errors.Conflict, MattersError):
     pass
 
 
-class UnknownMaterial(MattersError):
-    kind = "unprocessable"
+class UnknownMaterial(errors.Unprocessable, MattersError):
+    pass
 
 
-class InvalidApplicant(MattersError):
-    kind = "unprocessable"
+class InvalidApplicant(errors.Unprocessable, MattersError):
+    pass
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -189,29 +186,22 @@ class Suspension:
 
 def due_date(cal: WorkCalendar, accepted_on: date, days: int,
              suspensions: Sequence[Suspension] = ()) -> date | None:
-    """The last day of the limit, or None while the clock is stopped before reaching it."""
-    if days < 0:
-        raise ValueError("days must not be negative")
+    """The last day of the limit (the calendar's working-day count with the suspended days left out), or None
+    while an open suspension stops the clock before reaching it."""
     if days == 0:
         return accepted_on
+    closed = [s for s in suspensions if s.end is not None]
+    due = cal.add_working_days(accepted_on, days, stopped=lambda day: any(s.stops(day) for s in closed))
     open_from = min((s.start for s in suspensions if s.end is None), default=None)
-    day, counted = accepted_on, 0
-    for _ in range(MAX_SCAN_DAYS):
-        day += timedelta(days=1)
-        if open_from is not None and day > open_from:
-            return None
-        if any(s.stops(day) for s in suspensions):
-            continue
-        if cal.is_workday(day):
-            counted += 1
-            if counted == days:
-                return day
-    raise NoWorkingDays(f"no {days} working days within {MAX_SCAN_DAYS} days after {accepted_on}")
+    return None if open_from is not None and due > open_from else due
 
 
-def end_of_day(day: date, tz: ZoneInfo) -> datetime:
-    """A deadline is the end of its last day (local time)."""
-    return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
+def deadline(cal: WorkCalendar, accepted_on: date, days: int, tz: ZoneInfo,
+             suspensions: Sequence[Suspension] = ()) -> tuple[date | None, datetime | None]:
+    """``(due_on, due_at)`` of a case: its last day and the end of that day (``shared.workdays.end_of_day``),
+    both None while the clock is stopped."""
+    due_on = due_date(cal, accepted_on, days, suspensions)
+    return due_on, end_of_day(due_on, tz) if due_on else None
 
 
 def working_days_used(cal: WorkCalendar, accepted_on: date, until: date,

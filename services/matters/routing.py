@@ -13,18 +13,16 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import nats.errors
 import nats.js.errors
 from nats.js.api import KeyValueConfig, StorageType
 
+from services.matters.app import MattersApp
 from services.matters.catalog import Matter
 from shared.ids import queue_uuid
 from shared.logging import get_logger
-
-if TYPE_CHECKING:
-    from services.matters.app import MattersApp
 
 log = get_logger("matters.routing")
 

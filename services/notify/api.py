@@ -18,20 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.notify.app import NotifyApp
 from shared import errors
 from shared.auth import ClerkClaims, InvalidToken, verify_token
+from shared.http import StrictIn, state_dependency
 
 PREFIX = "/notify/api/v1"
 router = APIRouter(prefix=PREFIX)
 
 
-class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ContactIn(StrictIn):
     ref_type: Literal["ticket", "case"]
     ref_id: uuid.UUID
     phone: str = Field(min_length=1, max_length=20)
-
-
-async def app_of(request: Request) -> NotifyApp:
-    return request.app.state.notify  # type: ignore[no-any-return]
 
 
 async def staff(request: Request) -> ClerkClaims:
@@ -62,7 +58,7 @@ def _claimed_site(token: str) -> str | None:
     return site if isinstance(site, str) else None
 
 
-App = Annotated[NotifyApp, Depends(app_of)]
+App = Annotated[NotifyApp, Depends(state_dependency("notify"))]
 Staff = Annotated[ClerkClaims, Depends(staff)]
 
 

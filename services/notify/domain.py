@@ -6,34 +6,34 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from shared import errors
+
+if TYPE_CHECKING:
+    from shared.workdays import WorkCalendar
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 SINGLE_PART_CHARS = 70  # up to 70 characters (signature included): one part
 MULTI_PART_CHARS = 67  # longer messages are billed in 67-character parts
 
 
-class NotifyError(Exception):
-    """A rule broken by the input; ``kind`` picks the HTTP status (unprocessable → 422)."""
-
-    kind = "unprocessable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class NotifyError(errors.DomainError):
+    """A rule broken by the input: each is ``shared.errors.Unprocessable`` (422), which the HTTP layer maps; its
+    JSON ``error`` code is the class name."""
 
 
-class InvalidPhone(NotifyError):
+class InvalidPhone(errors.Unprocessable, NotifyError):
     pass
 
 
-class InvalidSignature(NotifyError):
+class InvalidSignature(errors.Unprocessable, NotifyError):
     pass
 
 
-class TemplateError(NotifyError):
+class TemplateError(errors.Unprocessable, NotifyError):
     pass
 
 
@@ -142,16 +142,11 @@ def template_params(code: str, variables: dict[str, object]) -> tuple[dict[str, 
     return named, [named[k] for k in order]
 
 
-def pickup_reminder_due(ready_at: datetime, days: int, is_workday: Callable[[date], bool]) -> datetime:
+def pickup_reminder_due(ready_at: datetime, days: int, calendar: WorkCalendar) -> datetime:
     """When to remind of a case not collected: the ``days``-th working day after the day it became ready
-    (次日起算), at the same time of day (quiet hours then apply to the message like to any reminder)."""
-    day, counted = ready_at.date(), 0
-    for _ in range(366 * 2):
-        if counted >= days:
-            break
-        day += timedelta(days=1)
-        if is_workday(day):
-            counted += 1
+    (次日起算, ``calendar.add_working_days``), at the same time of day (quiet hours then apply to the message like
+    to any reminder)."""
+    day = calendar.add_working_days(ready_at.date(), days)
     return ready_at.replace(year=day.year, month=day.month, day=day.day)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from services.notify import events, reminders, sender
 from services.notify.api import router
 from services.notify.app import NotifyApp
 from services.notify.crypto import DataBox, derive_development_key, parse_key
@@ -74,12 +75,12 @@ def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None 
         runtime.at_stop(queue.close)
         notify = NotifyApp(runtime.db, settings, box, chosen, clock=clock, queue=queue)
         consumer = EventConsumer(bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
-                                 durable=CONSUMER, handlers=notify.handlers(), max_deliver=settings.max_deliver)
+                                 durable=CONSUMER, handlers=events.handlers(notify), max_deliver=settings.max_deliver)
         runtime.spawn("notify_consumer", consumer.run)
-        runtime.spawn("sms_sender", notify.send_loop)
+        runtime.spawn("sms_sender", lambda: sender.send_loop(notify))
         runtime.spawn("retention_sweep", notify.sweep_loop)
-        runtime.spawn("turn_approaching", notify.approach_loop)
-        runtime.spawn("pickup_reminders", notify.reminder_loop)
+        runtime.spawn("turn_approaching", lambda: reminders.approach_loop(notify))
+        runtime.spawn("pickup_reminders", lambda: reminders.reminder_loop(notify))
         return {"notify": notify, "consumer": consumer}
 
     return service_app(settings, title="hallnet notify service (短信)", migrations=["services.notify.migrations"],

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from services.notify import domain as d
+
 
 class ProviderError(Exception):
     """A send that did not go through; ``transient`` ones are retried with backoff."""
@@ -135,8 +137,6 @@ class AliyunProvider:
         from alibabacloud_dysmsapi20170525 import models as sms_models
         from Tea.exceptions import TeaException, UnretryableException
 
-        from services.notify import domain as d
-
         named, _ = d.template_params(sms.template, sms.variables)
         request = sms_models.SendSmsRequest(
             phone_numbers=sms.phone, sign_name=sms.signature, template_code=template_code,
@@ -201,8 +201,6 @@ class TencentProvider:
     def _send(self, sms: OutgoingSms, template_id: str) -> str:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
         from tencentcloud.sms.v20210111 import models as sms_models
-
-        from services.notify import domain as d
 
         _, ordered = d.template_params(sms.template, sms.variables)
         request = sms_models.SendSmsRequest()

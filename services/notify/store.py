@@ -126,9 +126,6 @@ class NotifyStore:
             """SELECT * FROM messages WHERE status = 'pending' AND next_attempt_at <= $1
                ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED""", at)
 
-    async def next_due_at(self, conn: asyncpg.Connection) -> datetime | None:
-        return await conn.fetchval("SELECT min(next_attempt_at) FROM messages WHERE status = 'pending'")
-
     async def phone_history(self, conn: asyncpg.Connection, phone_hash: bytes, template: str,
                             at: datetime) -> tuple[int, datetime | None]:
         """(messages of ``template`` sent to the phone in the 24 h before ``at``, the phone's last send)."""

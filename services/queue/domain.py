@@ -1,63 +1,55 @@
-"""Queue rules (叫号规则), pure: which ticket a window calls next, ticket numbers, waits, transitions.
+"""Queue rules (叫号规则), pure: the ticket and window state machines (one transition table each), the typed
+errors of the hall's rules, call limits, ticket numbers and waiting estimates. The calling order (which ticket a
+window calls next) is ``calling_order.py``, office hours ``hours.py``.
 
-No database, bus or web imports here. The store fetches candidates; these functions decide.
-
-Calling order. Every waiting ticket gets an *effective time*; the window calls the smallest::
-
-    effective = sort_ts - priority_bonus + preference_rank * preference_step
-
-- ``sort_ts`` is when the ticket joined the line. A transfer (转移) keeps it, so the citizen keeps
-  the place they had; a re-queued no-show (过号重排) gets a later one.
-- ``priority_bonus`` is ``green_bonus_s`` for the green channel (绿色通道) and ``appointment_bonus_s``
-  for an appointment (预约) whose slot is due (within ``appointment_early_s``); 0 otherwise.
-- ``preference_rank`` is the position of the ticket's queue in the window's list (科室柜员制); 0 for a
-  ticket transferred to this very window.
-
-Aging comes for free: a normal ticket can be passed only by tickets that joined at most
-``green_bonus_s`` (or ``appointment_bonus_s`` + ``preference_step``…) after it, so nobody starves.
-Ties fall back to FIFO (``sort_ts``, then the number).
+No database, bus or web imports here: the store loads, these functions decide.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from shared import errors
 
 # --- errors ---------------------------------------------------------------------------------------
 
 
-class QueueError(Exception):
-    """A rule of the hall was broken; ``kind`` maps to an HTTP status at the edge."""
-
-    kind = "conflict"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class QueueError(errors.DomainError):
+    """A rule of the hall was broken. Each rule's error also names its kind (``errors.Conflict``…), which
+    gives its HTTP status; its ``code`` (the ``error`` of the JSON answer) is its own class name."""
 
 
-class TicketNotInState(QueueError):
-    pass
+class TicketNotInState(QueueError, errors.Conflict):
+    """The ticket's status does not allow the action (``TRANSITIONS``)."""
 
 
-class WindowNotOpen(QueueError):
-    pass
+class CallLimitReached(QueueError, errors.Conflict):
+    """Recalled too often, or marked no-show too early (``Policy.max_calls``, ``no_show_after_calls``)."""
 
 
-class IssuingClosed(QueueError):
-    pass
+class IssuingClosed(QueueError, errors.Conflict):
+    """No tickets now (``hours.OfficeHours``)."""
 
 
-class CallLimitReached(QueueError):
-    pass
+class NotYourTicket(QueueError, errors.Forbidden):
+    """The ticket is at another window."""
 
 
-class NotYourTicket(QueueError):
-    kind = "forbidden"
+class WindowNotInState(QueueError, errors.Conflict):
+    """The window's state does not allow the action (``WINDOW_RULES``)."""
+
+
+class WindowNotOpen(WindowNotInState):
+    """Pausing and calling need an open window."""
+
+
+class TicketAtWindow(QueueError, errors.Conflict):
+    """A ticket is still at the window (called or serving): finish it first."""
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -71,10 +63,6 @@ class Status(StrEnum):
     NO_SHOW = "no_show"
     TRANSFERRED = "transferred"  # waiting again, at another queue or window, in its original place
     CANCELLED = "cancelled"
-
-
-WAITING_STATES = frozenset({Status.WAITING, Status.TRANSFERRED})
-AT_WINDOW_STATES = frozenset({Status.CALLED, Status.SERVING})
 
 
 class Priority(StrEnum):
@@ -122,82 +110,132 @@ class Candidate:
     target_window_no: int | None = None
 
 
-def appointment_due(c: Candidate, now: datetime, policy: Policy) -> bool:
-    return (
-        c.priority is Priority.APPOINTMENT
-        and c.appointment_at is not None
-        and c.appointment_at - timedelta(seconds=policy.appointment_early_s) <= now
-    )
+# --- ticket states --------------------------------------------------------------------------------
 
 
-def priority_bonus_s(c: Candidate, now: datetime, policy: Policy) -> int:
-    if c.priority is Priority.GREEN:
-        return policy.green_bonus_s
-    if appointment_due(c, now, policy):
-        return policy.appointment_bonus_s
-    return 0
+class TicketAction(StrEnum):
+    CALL = "call"  # 叫号 (call-next)
+    RECALL = "recall"  # 重呼
+    START = "start"  # 开始办理
+    COMPLETE = "complete"  # 办结
+    NO_SHOW = "no_show"  # 过号
+    REQUEUE = "requeue"  # 过号重排
+    TRANSFER = "transfer"  # 转移, to another queue or window, keeping the citizen's place
+    BACK_IN_LINE = "back_in_line"  # 强制签退 of the window: back to the ticket's place in its own queue
+    CANCEL = "cancel"  # 取消
+    CLOSE_DAY = "close_day"  # the end-of-day sweep: what is left of an earlier day is cancelled
 
 
-def effective_time(c: Candidate, window_no: int, queue_ids: Sequence[uuid.UUID], now: datetime,
-                   policy: Policy) -> datetime:
-    """The time the ticket counts as having joined, for this window (smaller is called first)."""
-    if c.target_window_no is not None and c.target_window_no == window_no:
-        rank = 0
-    else:
-        rank = queue_ids.index(c.queue_id)
-    shift = rank * policy.preference_step_s - priority_bonus_s(c, now, policy)
-    return c.sort_ts + timedelta(seconds=shift)
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[Status]  # the statuses the action is allowed from
+    target: Status
+    label: str  # the action as a clerk reads it in a refusal
 
 
-def eligible(c: Candidate, window_no: int, queue_ids: Sequence[uuid.UUID]) -> bool:
-    """A ticket sent to a given window is for that window only; otherwise its queue must be served."""
-    if c.target_window_no is not None:
-        return c.target_window_no == window_no
-    return c.queue_id in queue_ids
+_WAITING = frozenset({Status.WAITING, Status.TRANSFERRED})
+_AT_WINDOW = frozenset({Status.CALLED, Status.SERVING})
+
+TRANSITIONS: dict[TicketAction, Move] = {
+    TicketAction.CALL: Move(_WAITING, Status.CALLED, "叫号"),
+    TicketAction.RECALL: Move(frozenset({Status.CALLED}), Status.CALLED, "重呼"),
+    TicketAction.START: Move(frozenset({Status.CALLED}), Status.SERVING, "开始办理"),
+    TicketAction.COMPLETE: Move(_AT_WINDOW, Status.DONE, "办结"),
+    TicketAction.NO_SHOW: Move(frozenset({Status.CALLED}), Status.NO_SHOW, "标记过号"),
+    TicketAction.REQUEUE: Move(frozenset({Status.NO_SHOW}), Status.WAITING, "重新排队"),
+    TicketAction.TRANSFER: Move(_AT_WINDOW, Status.TRANSFERRED, "转移"),
+    TicketAction.BACK_IN_LINE: Move(_AT_WINDOW, Status.TRANSFERRED, "退回排队"),
+    TicketAction.CANCEL: Move(_WAITING | {Status.CALLED}, Status.CANCELLED, "取消"),
+    TicketAction.CLOSE_DAY: Move(_WAITING | _AT_WINDOW, Status.CANCELLED, "日终关闭"),
+}
+WAITING_STATES = TRANSITIONS[TicketAction.CALL].sources  # in line: what a window may call
+AT_WINDOW_STATES = _AT_WINDOW  # called or being served, at one window
 
 
-def choose_next(candidates: Iterable[Candidate], *, window_no: int, queue_ids: Sequence[uuid.UUID],
-                now: datetime, policy: Policy) -> Candidate | None:
-    """The ticket this window calls next, or None when nobody it serves is waiting."""
-    best: Candidate | None = None
-    best_key: tuple[datetime, datetime, int] | None = None
-    for c in candidates:
-        if not eligible(c, window_no, queue_ids):
-            continue
-        key = (effective_time(c, window_no, queue_ids, now, policy), c.sort_ts, c.seq)
-        if best_key is None or key < best_key:
-            best, best_key = c, key
-    return best
+def transition(status: Status, action: TicketAction) -> Status:
+    """The status ``action`` leads to from ``status``; TicketNotInState (naming both) when not allowed."""
+    move = TRANSITIONS[action]
+    if status not in move.sources:
+        names = "/".join(sorted(s.value for s in move.sources))
+        raise TicketNotInState(f"不能{move.label}：票号状态为 {status.value}（需要 {names}）/ "
+                               f"cannot {move.label} a ticket that is {status.value}")
+    return move.target
 
 
-def choose_for_windows(lines: Iterable[Sequence[Candidate]], windows: Sequence[tuple[int, Sequence[uuid.UUID]]], *,
-                       now: datetime, policy: Policy) -> list[Candidate | None]:
-    """Windows that call at the same moment, decided together in their order of arrival: each gets what
-    ``choose_next`` would give it, with the tickets called by the windows before it gone.
-
-    ``lines`` are the calling groups (a queue's normal, green, due and later appointment tickets; the tickets
-    sent to one window), each in its own calling order (``sort_ts``, then the number); a window's best
-    ticket is always the first uncalled ticket of one of them, so only those heads are compared.
-    """
-    groups = [list(g) for g in lines]
-    pos = [0] * len(groups)
-    taken: set[uuid.UUID] = set()
-    picks: list[Candidate | None] = []
-    for window_no, queue_ids in windows:
-        heads = []
-        for i, g in enumerate(groups):
-            while pos[i] < len(g) and g[pos[i]].id in taken:
-                pos[i] += 1
-            if pos[i] < len(g):
-                heads.append(g[pos[i]])
-        pick = choose_next(heads, window_no=window_no, queue_ids=queue_ids, now=now, policy=policy)
-        if pick is not None:
-            taken.add(pick.id)
-        picks.append(pick)
-    return picks
+def check_at_this_window(status: Status, at_window_no: int | None, window_no: int, number: str) -> None:
+    """A ticket called or served at one window is handled by that window only."""
+    if status in AT_WINDOW_STATES and at_window_no != window_no:
+        raise NotYourTicket(f"{number} 不在本窗口办理 / ticket is at window {at_window_no}")
 
 
-# --- numbers --------------------------------------------------------------------------------------
+def check_recall(call_no: int, policy: Policy) -> None:
+    if call_no >= policy.max_calls:
+        raise CallLimitReached(
+            f"已呼叫{call_no}次，请标记过号 / called {call_no} times already: mark it as no-show"
+        )
+
+
+def check_no_show(call_no: int, policy: Policy) -> None:
+    if call_no < policy.no_show_after_calls:
+        raise CallLimitReached(
+            f"请至少呼叫{policy.no_show_after_calls}次后再标记过号 / call at least "
+            f"{policy.no_show_after_calls} times before marking a no-show"
+        )
+
+
+# --- window states --------------------------------------------------------------------------------
+
+
+class WindowAction(StrEnum):
+    SIGN_IN = "sign_in"  # 签到 (again, from another device, too)
+    PAUSE = "pause"  # 暂停
+    RESUME = "resume"  # 恢复
+    CALL = "call"  # call-next
+    SIGN_OUT = "sign_out"  # 签退
+    END_SESSION = "end_session"  # 强制签退 by the duty manager
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    sources: frozenset[WindowState]
+    target: WindowState
+    refusal: type[WindowNotInState]  # raised in any other state, with ``refused`` ({no}: the window)
+    refused: str
+    busy: str | None = None  # set: refused while a ticket ({number}) is at the window, with this message
+
+
+_SIGNED_IN = frozenset({WindowState.OPEN, WindowState.PAUSED})
+_NOBODY = "{no}号窗口无人登录 / nobody is signed in at window {no}"
+
+WINDOW_RULES: dict[WindowAction, WindowRule] = {
+    WindowAction.SIGN_IN: WindowRule(frozenset(WindowState), WindowState.OPEN, WindowNotInState, ""),
+    WindowAction.PAUSE: WindowRule(frozenset({WindowState.OPEN}), WindowState.PAUSED, WindowNotOpen,
+                                   "窗口已暂停 / the window is already paused"),
+    WindowAction.RESUME: WindowRule(frozenset({WindowState.PAUSED}), WindowState.OPEN, WindowNotInState,
+                                    "窗口未暂停 / the window is not paused"),
+    WindowAction.CALL: WindowRule(frozenset({WindowState.OPEN}), WindowState.OPEN, WindowNotOpen,
+                                  "窗口暂停中，请先恢复 / the window is paused: resume first",
+                                  busy="请先办结、转移或标记过号当前票号 {number} / finish {number} first"),
+    WindowAction.SIGN_OUT: WindowRule(_SIGNED_IN, WindowState.CLOSED, WindowNotInState, _NOBODY,
+                                      busy="请先办结或处理当前票号 {number} / finish {number} first"),
+    # the ticket at the window, if any, goes back to its place in line (TicketAction.BACK_IN_LINE)
+    WindowAction.END_SESSION: WindowRule(_SIGNED_IN, WindowState.CLOSED, WindowNotInState, _NOBODY),
+}
+
+
+def window_transition(state: WindowState, action: WindowAction, *, window_no: int,
+                      number_at_window: str | None = None) -> WindowState:
+    """The state ``action`` leads a window to: pause and call only when open, resume only when paused, sign-out
+    and call refused while a ticket (``number_at_window``) is at the window."""
+    rule = WINDOW_RULES[action]
+    if state not in rule.sources:
+        raise rule.refusal(rule.refused.format(no=window_no))
+    if rule.busy is not None and number_at_window is not None:
+        raise TicketAtWindow(rule.busy.format(number=number_at_window))
+    return rule.target
+
+
+# --- numbers and waiting estimates ----------------------------------------------------------------
 
 
 def format_number(prefix: str, seq: int) -> str:
@@ -205,9 +243,6 @@ def format_number(prefix: str, seq: int) -> str:
     if seq < 1:
         raise ValueError("ticket numbers start at 1")
     return f"{prefix}{seq:03d}"
-
-
-# --- waiting estimates ----------------------------------------------------------------------------
 
 
 def estimate_wait_s(ahead: int, windows_open: int, avg_service_s: float) -> int:
@@ -227,94 +262,3 @@ def average_service_s(recent_served_s: Sequence[float], default_s: float) -> flo
     prior_weight = 3
     total = default_s * prior_weight + sum(recent_served_s)
     return total / (prior_weight + len(recent_served_s))
-
-
-def requeue_sort_ts(waiting_sort_ts: Sequence[datetime], now: datetime, positions: int) -> datetime:
-    """Where a no-show rejoins the line: just behind the first ``positions`` waiting tickets
-    (过号顺延), or at the end when fewer wait."""
-    ordered = sorted(waiting_sort_ts)
-    if positions < len(ordered):
-        anchor = ordered[positions - 1] if positions > 0 else ordered[0] - timedelta(microseconds=2)
-        return anchor + timedelta(microseconds=1)
-    return now
-
-
-# --- office hours ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OfficeHours:
-    """Working sessions of a day (上午/下午) and when tickets may be issued."""
-
-    weekdays: frozenset[int] = frozenset({1, 2, 3, 4, 5})  # ISO weekday numbers
-    sessions: tuple[tuple[time, time], ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
-    issue_cutoff_min: int = 0  # stop issuing this many minutes before the last session ends
-    issue_during_lunch: bool = True
-    open_early_min: int = 30  # tickets may be taken this long before the first session
-    extra_closed_days: frozenset[date] = field(default_factory=frozenset)  # statutory holidays (法定节假日)
-    extra_open_days: frozenset[date] = field(default_factory=frozenset)  # make-up working days (调休上班)
-
-    def __post_init__(self) -> None:
-        if not self.sessions:
-            raise ValueError("office hours need at least one session")
-        for start, end in self.sessions:
-            if start >= end:
-                raise ValueError(f"session {start}-{end} ends before it starts")
-        ends = [s for s, _ in self.sessions[1:]]
-        if any(prev_end > nxt for (_, prev_end), nxt in zip(self.sessions, ends, strict=False)):
-            raise ValueError("sessions must be in order and must not overlap")
-
-    def is_open_day(self, day: date) -> bool:
-        if day in self.extra_open_days:
-            return True
-        return day.isoweekday() in self.weekdays and day not in self.extra_closed_days
-
-    def in_session(self, local: datetime) -> bool:
-        t = local.time()
-        return self.is_open_day(local.date()) and any(s <= t < e for s, e in self.sessions)
-
-    def check_issue(self, local: datetime) -> None:
-        """Raise IssuingClosed with the reason when a ticket may not be issued at ``local`` time."""
-        if not self.is_open_day(local.date()):
-            raise IssuingClosed("今日不办公 / the hall is closed today")
-        t = local.time()
-        first_start = _shift(self.sessions[0][0], -self.open_early_min)
-        last_end = _shift(self.sessions[-1][1], -self.issue_cutoff_min)
-        if t < first_start:
-            raise IssuingClosed(f"尚未开始取号，{first_start:%H:%M} 开始 / issuing starts at {first_start:%H:%M}")
-        if t >= last_end:
-            raise IssuingClosed(f"今日取号已结束（{last_end:%H:%M}）/ issuing ended at {last_end:%H:%M}")
-        in_break = t >= self.sessions[0][0] and not any(s <= t < e for s, e in self.sessions)
-        if not self.issue_during_lunch and in_break:
-            raise IssuingClosed("午休时间暂停取号 / no tickets during the lunch break")
-
-
-def _shift(t: time, minutes: int) -> time:
-    dt = datetime.combine(date(2000, 1, 3), t) + timedelta(minutes=minutes)
-    return dt.time() if dt.date() == date(2000, 1, 3) else (time(0, 0) if minutes < 0 else time(23, 59, 59))
-
-
-# --- transitions ----------------------------------------------------------------------------------
-
-
-def require_state(status: Status, allowed: Iterable[Status], action: str) -> None:
-    allowed = frozenset(allowed)
-    if status not in allowed:
-        names = "/".join(sorted(a.value for a in allowed))
-        raise TicketNotInState(f"不能{action}：票号状态为 {status.value}（需要 {names}）/ "
-                               f"cannot {action} a ticket that is {status.value}")
-
-
-def check_recall(call_no: int, policy: Policy) -> None:
-    if call_no >= policy.max_calls:
-        raise CallLimitReached(
-            f"已呼叫{call_no}次，请标记过号 / called {call_no} times already: mark it as no-show"
-        )
-
-
-def check_no_show(call_no: int, policy: Policy) -> None:
-    if call_no < policy.no_show_after_calls:
-        raise CallLimitReached(
-            f"请至少呼叫{policy.no_show_after_calls}次后再标记过号 / call at least "
-            f"{policy.no_show_after_calls} times before marking a no-show"
-        )

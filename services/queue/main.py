@@ -26,9 +26,9 @@ def build_app(settings: Settings) -> FastAPI:
                 await apply_site_config(conn, load_site_file(settings.seed_file))
             log.info("site_config_loaded", file=settings.seed_file)
         queue = QueueApp(runtime.db, settings)
-        hub = BoardHub(queue)
+        hub = BoardHub(queue.ctx)
         runtime.spawn("board_hub", hub.run)
-        runtime.spawn("snapshot", lambda: snapshot_loop(queue, settings.snapshot_interval_s))
+        runtime.spawn("snapshot", lambda: snapshot_loop(queue.ctx, settings.snapshot_interval_s))
         runtime.spawn("matter_routes", lambda: watch_routes(runtime.db, runtime.bus.js, settings.site))
         return {"queue": queue, "board_hub": hub}
 

@@ -13,6 +13,7 @@ import asyncpg
 import nats.errors
 import nats.js.errors
 
+from services.queue.site_store import SiteStore
 from shared.logging import get_logger
 
 log = get_logger("queue.routes")
@@ -22,11 +23,11 @@ def bucket_name(site: str) -> str:
     return f"matter_routes_{site}"
 
 
-async def apply_route(conn: asyncpg.Connection, key: str, value: bytes | None) -> str:
+async def apply_route(conn: asyncpg.Connection, key: str, value: bytes | None, store: SiteStore | None = None) -> str:
     """Apply one bucket entry; return what happened (for the log and the tests)."""
+    store = store or SiteStore()
     if value is None:  # deleted or purged: the matter left the catalog
-        status = await conn.execute("UPDATE matter_routes SET enabled = false WHERE matter_id = $1", key)
-        return "disabled" if status.endswith(" 1") else "ignored"
+        return "disabled" if await store.disable_route(conn, key) else "ignored"
     try:
         route = json.loads(value)
         queue_id = uuid.UUID(route["queue_id"])
@@ -34,19 +35,14 @@ async def apply_route(conn: asyncpg.Connection, key: str, value: bytes | None) -
     except (ValueError, KeyError, TypeError):
         log.warning("matter_route_unreadable", matter_id=key)
         return "unreadable"
-    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM queues WHERE id = $1 AND active)", queue_id):
+    if not await store.queue_active(conn, queue_id):
         # a queue this hall does not run: keep the matter off rather than misroute it (and say so if it
         # was meant to be on; catalog matters the site has switched off are expected to name such queues)
-        await conn.execute("UPDATE matter_routes SET enabled = false WHERE matter_id = $1", key)
+        await store.disable_route(conn, key)
         if enabled:
             log.warning("matter_route_unknown_queue", matter_id=key, queue=route.get("queue"))
         return "unknown_queue"
-    await conn.execute(
-        """INSERT INTO matter_routes (matter_id, name, queue_id, enabled) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (matter_id) DO UPDATE SET name = excluded.name, queue_id = excluded.queue_id,
-               enabled = excluded.enabled""",
-        key, name, queue_id, enabled,
-    )
+    await store.put_route(conn, key, name, queue_id, enabled)
     return "enabled" if enabled else "disabled"
 
 

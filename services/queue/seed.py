@@ -5,14 +5,15 @@ overwrites a password a clerk has since changed."""
 from __future__ import annotations
 
 import json
-from datetime import date, time
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.queue.domain import OfficeHours, Policy
+from services.queue.domain import Policy
+from services.queue.hours import office_hours_from_json
+from services.queue.site_store import SiteStore
 from shared.auth import hash_password
 from shared.ids import queue_uuid
 
@@ -100,64 +101,24 @@ class SiteCfg(_M):
         return self
 
 
-def office_hours_from_json(raw: dict[str, Any]) -> OfficeHours:
-    def t(s: str) -> time:
-        return time.fromisoformat(s)
-
-    return OfficeHours(
-        weekdays=frozenset(raw.get("weekdays", [1, 2, 3, 4, 5])),
-        sessions=tuple((t(a), t(b)) for a, b in raw.get("sessions", [("09:00", "12:00"), ("13:30", "17:30")])),
-        issue_cutoff_min=int(raw.get("issue_cutoff_min", 0)),
-        issue_during_lunch=bool(raw.get("issue_during_lunch", True)),
-        open_early_min=int(raw.get("open_early_min", 30)),
-        extra_closed_days=frozenset(date.fromisoformat(str(d)) for d in raw.get("extra_closed_days", [])),
-        extra_open_days=frozenset(date.fromisoformat(str(d)) for d in raw.get("extra_open_days", [])),
-    )
-
-
 def load_site_file(path: str | Path) -> SiteCfg:
     return SiteCfg.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-async def apply_site_config(conn: asyncpg.Connection, cfg: SiteCfg) -> None:
+async def apply_site_config(conn: asyncpg.Connection, cfg: SiteCfg, store: SiteStore | None = None) -> None:
     """Upsert the configuration in one transaction."""
+    store = store or SiteStore()
     async with conn.transaction():
-        await conn.execute(
-            """INSERT INTO site_config (key, value) VALUES ('office_hours', $1), ('policy', $2)
-               ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
-            cfg.office_hours.model_dump(mode="json"), cfg.policy,
-        )
+        await store.put_config(conn, cfg.office_hours.model_dump(mode="json"), cfg.policy)
         qid = {q.prefix: queue_uuid(cfg.site, q.prefix) for q in cfg.queues}
-        await conn.executemany(
-            """INSERT INTO queues (id, prefix, name, hall, default_service_s) VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (prefix) DO UPDATE SET name = excluded.name, hall = excluded.hall,
-                   default_service_s = excluded.default_service_s, active = true""",
-            [(qid[q.prefix], q.prefix, q.name, q.hall, q.default_service_s) for q in cfg.queues],
-        )
-        await conn.executemany(
-            """INSERT INTO matter_routes (matter_id, name, queue_id, service_s) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (matter_id) DO UPDATE SET name = excluded.name, queue_id = excluded.queue_id,
-                   service_s = excluded.service_s""",
-            [(m.matter_id, m.name, qid[m.queue], m.service_s) for m in cfg.matters],
-        )
-        await conn.executemany(
-            """INSERT INTO windows (no, name, hall, queue_ids) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (no) DO UPDATE SET name = excluded.name, hall = excluded.hall,
-                   queue_ids = excluded.queue_ids""",
-            [(w.no, w.name, w.hall, [qid[p] for p in w.queues]) for w in cfg.windows],
-        )
-        known = {r["id"] for r in await conn.fetch("SELECT id FROM staff")}
+        await store.put_queues(conn, [(qid[q.prefix], q.prefix, q.name, q.hall, q.default_service_s)
+                                      for q in cfg.queues])
+        await store.put_routes(conn, [(m.matter_id, m.name, qid[m.queue], m.service_s) for m in cfg.matters])
+        await store.put_windows(conn, [(w.no, w.name, w.hall, [qid[p] for p in w.queues]) for w in cfg.windows])
+        known = await store.staff_ids(conn)
         for s in cfg.staff:
             if s.staff_id in known:
-                await conn.execute("UPDATE staff SET name = $2, is_manager = $3 WHERE id = $1",
-                                   s.staff_id, s.name, s.manager)
+                await store.rename_staff(conn, s.staff_id, s.name, s.manager)
             else:
-                await conn.execute(
-                    "INSERT INTO staff (id, name, password_hash, is_manager) VALUES ($1, $2, $3, $4)",
-                    s.staff_id, s.name, hash_password(s.password), s.manager,
-                )
-            await conn.execute("DELETE FROM window_roles WHERE staff_id = $1", s.staff_id)
-            await conn.executemany(
-                "INSERT INTO window_roles (window_no, staff_id, role) VALUES ($1, $2, $3)",
-                [(no, s.staff_id, role) for no, role in s.roles],
-            )
+                await store.add_staff(conn, s.staff_id, s.name, hash_password(s.password), s.manager)
+            await store.replace_staff_roles(conn, s.staff_id, [(no, role) for no, role in s.roles])

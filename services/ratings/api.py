@@ -11,20 +11,19 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from services.ratings import complaints, stats
 from services.ratings.app import PREFIX, RatingsApp, scale_view
 from shared import errors
 from shared.auth import ClerkClaims
-from shared.http import bearer_claims
+from shared.http import StrictIn, bearer_claims, clerk_claims, state_dependency
 from shared.ratelimit import client_ip
 
 router = APIRouter(prefix=PREFIX)
 
 
-class RatingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class RatingIn(StrictIn):
     level: int
     indicators: dict[Annotated[str, Field(max_length=24)], int] | None = Field(None, max_length=10)
     reasons: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=10)
@@ -35,18 +34,7 @@ class RatingIn(BaseModel):
     window_no: int | None = Field(None, ge=0, le=9999)
 
 
-# async on purpose: a plain def dependency runs in FastAPI's thread pool on every request
-async def app_of(request: Request) -> RatingsApp:
-    return request.app.state.ratings  # type: ignore[no-any-return]
-
-
-async def staff(request: Request) -> ClerkClaims:
-    s = request.app.state.ratings.settings
-    return bearer_claims(request, s.token_secret, s.site)
-
-
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NoteIn(StrictIn):
     note: str | None = Field(None, max_length=1000)
 
 
@@ -54,8 +42,8 @@ class CloseIn(NoteIn):
     outcome: Literal["rectified", "explained", "voided", "upheld"] | None = None
 
 
-App = Annotated[RatingsApp, Depends(app_of)]
-Staff = Annotated[ClerkClaims, Depends(staff)]
+App = Annotated[RatingsApp, Depends(state_dependency("ratings"))]
+Staff = Annotated[ClerkClaims, Depends(clerk_claims)]
 
 
 def refuse_clerks(request: Request, app: RatingsApp) -> None:

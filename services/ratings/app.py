@@ -1,6 +1,7 @@
 """Use cases of the ratings service: load, decide (domain.py), append to the chain and record the event in
-the outbox, all in one transaction. The citizen's free text stays in this database; events and log lines
-carry ids and levels only."""
+the outbox, all in one transaction. A bad rating opens its complaint here, in the rating's transaction; the
+follow-up of complaints is ``complaints.py``. The citizen's free text stays in this database; events and log
+lines carry ids and levels only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-from services.ratings import complaints
 from services.ratings import domain as d
 from services.ratings.limits import RatingLimits
 from services.ratings.settings import RatingsSettings
@@ -27,17 +27,11 @@ from shared.events.base import Envelope, EventData, make_event
 from shared.ids import uuid7
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
-from shared.workdays import WorkCalendar
+from shared.workdays import WorkCalendar, end_of_day
 
 log = get_logger("ratings")
 PREFIX = "/ratings/api/v1"
 CHANNELS = {"ticket": "onsite", "case": "online"}  # 现场评价 per visit, 网上评价 per matter
-
-
-def as_http_error(exc: d.RatingsError) -> errors.HallnetError:
-    err: errors.HallnetError = (errors.Conflict if exc.kind == "conflict" else errors.Unprocessable)(exc.message)
-    err.code = type(exc).__name__
-    return err
 
 
 def scale_view(scale: d.Scale) -> dict[str, Any]:
@@ -199,15 +193,30 @@ class RatingsApp:
                         scale=row["scale"], level=level, indicators=inds, channel=row["channel"],
                         **self.chain_fields(row))]
                     if scale.is_bad(level):  # 差评: followed up, in the same transaction
-                        events.append(await complaints.open_complaint(self, conn, row, now))
+                        events.append(await self._open_complaint(conn, row, now))
                     await add_to_outbox(conn, *(self.event(x, now) for x in events))
-            except d.RatingsError as exc:
-                raise as_http_error(exc) from exc
             except asyncpg.UniqueViolationError as exc:
                 raise errors.Conflict("该次服务已评价 / this service has already been rated") from exc
         log.info("rating_submitted", rating_id=str(row["id"]), level=level, window_no=row["window_no"],
                  chain_seq=row["chain_seq"])
         return rating_view(row, self.tz)
+
+    def complaint_due_at(self, opened: datetime) -> datetime:
+        """End of the ``ratings_complaint_due_days``-th working day after ``opened`` (次日起算; China's statutory
+        holidays and 调休 from the national calendar, weekends only for a year it does not know)."""
+        day = d.complaint_due_day(self.calendar, opened.astimezone(self.tz).date(),
+                                  self.settings.ratings_complaint_due_days)
+        return end_of_day(day, self.tz)
+
+    async def _open_complaint(self, conn: asyncpg.Connection, rating: asyncpg.Record, now: datetime) -> EventData:
+        """In the rating's transaction: the complaint of a bad rating (差评) and its ``ratings.complaint.opened``."""
+        row = await self.store.insert_complaint(conn, {
+            "id": uuid7(), "rating_id": rating["id"], "window_no": rating["window_no"],
+            "staff_id": rating["staff_id"], "level": rating["level"], "due_at": self.complaint_due_at(now),
+            "opened_at": now})
+        log.info("complaint_opened", complaint_id=str(row["id"]), rating_id=str(rating["id"]),
+                 window_no=rating["window_no"])
+        return ev.ComplaintOpened(complaint_id=row["id"], rating_id=rating["id"], due_at=row["due_at"], outcome=None)
 
     async def _check_pad(self, conn: asyncpg.Connection, inv: asyncpg.Record, window_no: int, now: datetime
                          ) -> None:

@@ -1,28 +1,26 @@
-"""Bad-rating follow-up (差评整改): every bad rating opens a complaint due in working days; the hall manager
-calls back to verify (回访核实), the clerk rectifies (整改) or explains (说明), the manager closes it. A mistaken
-or malicious 差评 can be appealed (申诉复核); a manager who upholds the appeal voids the rating with a new chain
-entry (never an edit). Notes typed by staff stay in the site; events carry ids and outcomes."""
+"""Bad-rating follow-up (差评整改): every bad rating opens a complaint due in working days (in the rating's
+transaction, ``RatingsApp.rate``); the hall manager calls back to verify (回访核实), the clerk rectifies (整改) or
+explains (说明), the manager closes it. A mistaken or malicious 差评 can be appealed (申诉复核); a manager who
+upholds the appeal voids the rating with a new chain entry (never an edit). Notes typed by staff stay in the
+site; events carry ids and outcomes."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from services.ratings import domain as d
+from services.ratings.app import RatingsApp
 from shared import errors
 from shared.auth import ClerkClaims
 from shared.clock import iso
 from shared.events import ratings as ev
-from shared.events.base import EventData
 from shared.ids import uuid7
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
-
-if TYPE_CHECKING:
-    from services.ratings.app import RatingsApp
 
 log = get_logger("ratings")
 MANAGER_ACTIONS = frozenset({"verify", "close"})
@@ -44,51 +42,27 @@ def complaint_view(row: asyncpg.Record, tz: Any, log_rows: list[asyncpg.Record] 
     return out
 
 
-def due_at(app: RatingsApp, opened: datetime) -> datetime:
-    """End of the ``ratings_complaint_due_days``-th working day after ``opened`` (次日起算; China's statutory
-    holidays and 调休 from the national calendar, weekends only for a year it does not know)."""
-    day = d.complaint_due_day(app.calendar, opened.astimezone(app.tz).date(), app.settings.ratings_complaint_due_days)
-    return datetime.combine(day, time(23, 59, 59), tzinfo=app.tz)
-
-
-async def open_complaint(app: RatingsApp, conn: asyncpg.Connection, rating: asyncpg.Record,
-                         now: datetime) -> EventData:
-    """In the rating's transaction: the complaint of a bad rating and its ``ratings.complaint.opened``."""
-    row = await app.store.insert_complaint(conn, {
-        "id": uuid7(), "rating_id": rating["id"], "window_no": rating["window_no"], "staff_id": rating["staff_id"],
-        "level": rating["level"], "due_at": due_at(app, now), "opened_at": now})
-    log.info("complaint_opened", complaint_id=str(row["id"]), rating_id=str(rating["id"]),
-             window_no=rating["window_no"])
-    return ev.ComplaintOpened(complaint_id=row["id"], rating_id=rating["id"], due_at=row["due_at"], outcome=None)
-
-
 async def act(app: RatingsApp, claims: ClerkClaims, complaint_id: uuid.UUID, action: str, *,
               note: str | None = None, outcome: str | None = None) -> dict[str, Any]:
     """One step of the follow-up, its log line and its event in one transaction."""
     if action in MANAGER_ACTIONS and claims.role != "manager":
         raise errors.Forbidden("仅大厅负责人可回访核实或办结 / only a hall manager (值班长) may verify or close")
     now = app.now()
-    async with app.pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                if action == "close":  # a void appends to the chain: take the head's lock first (lock order)
-                    await app.store.lock_head(conn)
-                row = await app.store.complaint(conn, complaint_id, lock=True)
-                if row is None:
-                    raise errors.NotFound(f"没有该差评处理 / no complaint {complaint_id}")
-                to = d.next_complaint_status(action, row["status"])
-                final = d.close_outcome(row["status"], outcome) if action == "close" else None
-                if final == "voided":
-                    await _void(app, conn, row, claims, note, now)
-                row = await app.store.move_complaint(conn, complaint_id, to, final, now)
-                await app.store.log_complaint(conn, complaint_id, action, claims.staff_id, note, now)
-                await add_to_outbox(conn, app.event(EVENTS[action](
-                    complaint_id=row["id"], rating_id=row["rating_id"], due_at=row["due_at"],
-                    outcome=final or (to if action != "close" else None)), now))
-        except d.RatingsError as exc:
-            from services.ratings.app import as_http_error
-
-            raise as_http_error(exc) from exc
+    async with app.pool.acquire() as conn, conn.transaction():
+        if action == "close":  # a void appends to the chain: take the head's lock first (lock order)
+            await app.store.lock_head(conn)
+        row = await app.store.complaint(conn, complaint_id, lock=True)
+        if row is None:
+            raise errors.NotFound(f"没有该差评处理 / no complaint {complaint_id}")
+        to = d.next_complaint_status(action, row["status"])
+        final = d.close_outcome(row["status"], outcome) if action == "close" else None
+        if final == "voided":
+            await _void(app, conn, row, claims, note, now)
+        row = await app.store.move_complaint(conn, complaint_id, to, final, now)
+        await app.store.log_complaint(conn, complaint_id, action, claims.staff_id, note, now)
+        await add_to_outbox(conn, app.event(EVENTS[action](
+            complaint_id=row["id"], rating_id=row["rating_id"], due_at=row["due_at"],
+            outcome=final or (to if action != "close" else None)), now))
     log.info("complaint_" + action, complaint_id=str(complaint_id), staff_id=claims.staff_id, status=to,
              outcome=final)
     return complaint_view(row, app.tz)

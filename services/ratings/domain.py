@@ -6,42 +6,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import chain as chain_rule
+from shared import errors
 
 if TYPE_CHECKING:
     from shared.workdays import WorkCalendar
 
 
-class RatingsError(Exception):
-    """A rule of the domain refused something; ``kind`` says how (``unprocessable``/``conflict``)."""
-
-    kind = "unprocessable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class RatingsError(errors.DomainError):
+    """A rule of the domain refused something. Each rule's error subclasses a kind of ``shared.errors``
+    (``Unprocessable`` 422, ``Conflict`` 409), which the HTTP layer maps; its JSON ``error`` code is the class
+    name."""
 
 
-class InvalidRating(RatingsError):
-    kind = "unprocessable"
+class InvalidRating(errors.Unprocessable, RatingsError):
+    pass
 
 
-class AlreadyRated(RatingsError):
-    kind = "conflict"
+class AlreadyRated(errors.Conflict, RatingsError):
+    pass
 
 
-class InvitationExpired(RatingsError):
-    kind = "conflict"
+class InvitationExpired(errors.Conflict, RatingsError):
+    pass
 
 
-class NotThisPad(RatingsError):
+class NotThisPad(errors.Conflict, RatingsError):
     """A window's rating pad (评价器) submitted for a service that is not its window's latest, fresh one."""
-
-    kind = "conflict"
 
 
 @dataclass(frozen=True)
@@ -129,10 +124,6 @@ def check_open(*, rated: bool, expires_at: datetime, now: datetime) -> None:
         raise InvitationExpired("评价已过期，按默认等级计 / the invitation expired and counts as the default level")
 
 
-PAD_CHANNELS = ("pad",)  # on site, bound to a window
-PHONE_CHANNELS = ("sms", "web")  # from the link the citizen received; bound to no window
-
-
 def check_pad(*, window_no: int, inv_subject: str, inv_window_no: int | None, inv_completed_at: datetime,
               is_latest: bool, now: datetime, minutes: float) -> None:
     """A pad rates only its own window's latest completed service (一次一评), within ``minutes`` of it."""
@@ -193,7 +184,6 @@ class ChainCheck:
     broken_at: int | None
     reason: str | None = None
     head_seq: int = 0
-    problems: list[str] = field(default_factory=list)
 
 
 def verify_chain(entries: Iterable[Mapping[str, Any]], *, head_seq: int, head_hash: str) -> ChainCheck:
@@ -219,8 +209,8 @@ def verify_chain(entries: Iterable[Mapping[str, Any]], *, head_seq: int, head_ha
 
 
 # --- bad-rating follow-up (差评整改) -------------------------------------------------------------------
-class ComplaintStateError(RatingsError):
-    kind = "conflict"
+class ComplaintStateError(errors.Conflict, RatingsError):
+    pass
 
 
 # action → (statuses it may start from, status it leads to). 回访核实 → 整改 or 说明 → 办结; 申诉复核 before that.
@@ -257,17 +247,6 @@ def complaint_due_day(calendar: WorkCalendar, opened: date, days: int) -> date:
     """The day a complaint opened on ``opened`` is due: the ``days``-th working day after it (次日起算), with
     statutory holidays skipped and make-up working days (调休) counted."""
     return calendar.add_working_days(opened, days)
-
-
-def add_weekdays(start: date, days: int) -> date:
-    """The ``days``-th weekday after ``start`` (次日起算), weekends only. Complaint due dates no longer use it:
-    see ``complaint_due_day`` (the national calendar with statutory holidays and 调休)."""
-    day, left = start, days
-    while left > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            left -= 1
-    return day
 
 
 # --- statistics ---------------------------------------------------------------------------------------

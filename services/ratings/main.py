@@ -29,7 +29,7 @@ async def expiry_loop(ratings: RatingsApp, interval_s: float) -> None:
         try:
             while await ratings.flag_overdue() > 0:
                 pass
-        except Exception:  # noqa: BLE001 - keep the expiry checker alive; the next round tries again
+        except Exception:  # keep the expiry checker alive (logged with its traceback); the next round tries again
             log.exception("complaint_overdue_check_failed")
         await asyncio.sleep(interval_s)
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services.ratings import domain as d
+from services.ratings.app import RatingsApp
 from shared import errors
-
-if TYPE_CHECKING:
-    from services.ratings.app import RatingsApp
 
 GROUPS = {
     "window": "i.window_no::text",

@@ -151,5 +151,5 @@ class RatingsStore:
                 LEFT JOIN ratings r ON r.invitation_id = i.id AND r.kind IN ('submitted', 'defaulted')
                 LEFT JOIN ratings v ON v.voids = r.id AND v.kind = 'voided'
                 WHERE (i.completed_at AT TIME ZONE $1)::date BETWEEN $2 AND $3
-                GROUP BY 1 ORDER BY 1""",  # noqa: S608  (key_sql is one of three constants, stats.GROUPS)
+                GROUP BY 1 ORDER BY 1""",  # key_sql is one of three constants, stats.GROUPS
             tz, start, end, scales, satisfied_min)

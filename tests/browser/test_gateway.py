@@ -74,7 +74,7 @@ def gateway() -> Iterator[str]:
            "HALLNET_HTTP_PORT": str(gw_port), "HALLNET_LOG_FORMAT": "json",
            "HALLNET_UPSTREAMS": json.dumps({"queue": f"http://127.0.0.1:{up_port}",
                                             "notify": f"http://127.0.0.1:{dead_port}"})}
-    proc = subprocess.Popen(with_parent_death([sys.executable, "-m", "services.gateway"]), cwd=ROOT, env=env,  # noqa: S603
+    proc = subprocess.Popen(with_parent_death([sys.executable, "-m", "services.gateway"]), cwd=ROOT, env=env,  # noqa: S603 - our own service, argv list, no shell
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{gw_port}"
     try:

@@ -153,7 +153,7 @@ def _hallnet_up() -> Iterator[Hallnet]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "NATS_URL", "HALLNET_CENTRAL_LEAF_URL", "HALLNET_STATE_DIR")}
     with open(out_path, "wb") as out:
-        proc = subprocess.Popen(hallnet_argv(state), cwd=ROOT, env=env, stdout=out,  # noqa: S603
+        proc = subprocess.Popen(hallnet_argv(state), cwd=ROOT, env=env, stdout=out,  # noqa: S603 - the README's own command, argv list, no shell
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     h = Hallnet(proc, state, out_path)
     try:

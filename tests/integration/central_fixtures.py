@@ -62,11 +62,11 @@ class CentralEnv:
 
     @property
     def app(self) -> CentralApp:
-        return self.fastapi.state.central  # type: ignore[no-any-return]
+        return self.fastapi.state.central
 
     @property
     def ingest(self) -> Ingest:
-        return self.fastapi.state.ingest  # type: ignore[no-any-return]
+        return self.fastapi.state.ingest
 
     def event(self, site: str, data: EventData, at: datetime | None = None, **shift: float) -> Envelope:
         """An envelope of ``site`` at ``at`` (default: the clock), moved by ``shift`` (timedelta keywords)."""
@@ -95,7 +95,7 @@ class CentralEnv:
     async def site(self, site: str) -> dict[str, Any]:
         r = await self.client.get(f"{PREFIX}/sites/{site}")
         assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()
 
     async def supervisor(self) -> dict[str, str]:
         r = await self.client.post(f"{PREFIX}/sign-in",

@@ -62,8 +62,8 @@ class FakeClock:
     def __call__(self) -> datetime:
         return self.at
 
-    def set(self, *args: int) -> None:
-        self.at = datetime(*args, tzinfo=TZ)  # type: ignore[misc]
+    def set(self, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> None:
+        self.at = datetime(year, month, day, hour, minute, second, tzinfo=TZ)
 
     def advance(self, **kw: float) -> None:
         self.at += timedelta(**kw)
@@ -107,13 +107,13 @@ class MattersEnv:
         r = await self.client.post(f"{PREFIX}/cases", json=body, headers=self.auth())
         if expect is not None:
             assert r.status_code == expect, r.text
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()
 
     async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None,
                   expect: int = 200) -> dict[str, Any]:
         r = await self.client.post(f"{PREFIX}/cases/{case_id}/{action}", json=body, headers=self.auth())
         assert r.status_code == expect, r.text
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()
 
     async def events(self, expect: int | None = None, types: tuple[str, ...] = ("matters.",),
                      timeout_s: float = 10.0) -> list[Envelope]:
@@ -123,7 +123,7 @@ class MattersEnv:
         """Rows in the tables a use case writes (to show that bad input changed nothing)."""
         conn = await asyncpg.connect(self.database_url)
         try:
-            return {t: await conn.fetchval(f"SELECT count(*) FROM {t}")  # noqa: S608  (constant table names)
+            return {t: await conn.fetchval(f"SELECT count(*) FROM {t}")  # constant table names
                     for t in ("cases", "case_log", "case_suspensions", "outbox", "matter_changes",
                               "calendar_overrides")}
         finally:

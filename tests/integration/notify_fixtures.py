@@ -87,7 +87,7 @@ class NotifyEnv:
         r = await self.client.post(f"{PREFIX}/contacts",
                                    json={"ref_type": ref_type, "ref_id": str(ref_id), "phone": phone})
         assert r.status_code == 201, r.text
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()
 
     async def publish(self, data: EventData | Envelope, msg_id: str | None = None) -> Envelope:
         """Publish to the site stream (``msg_id`` other than the event's: a redelivery past the stream's de-dup)."""
@@ -99,7 +99,7 @@ class NotifyEnv:
     async def messages(self, ref_id: uuid.UUID) -> list[dict[str, Any]]:
         r = await self.client.get(f"{PREFIX}/messages", params={"ref_id": str(ref_id)})
         assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()
 
     async def wait_messages(self, ref_id: uuid.UUID, done: Callable[[list[dict[str, Any]]], bool],
                             timeout_s: float = 10.0) -> list[dict[str, Any]]:

@@ -72,7 +72,7 @@ class RatingsEnv:
                 r = await self.client.get(f"{PREFIX}/windows/{window_no}/invitation")
                 assert r.status_code in (200, 204), r.text
                 if r.status_code == 200 and (subject_id is None or r.json()["subject_id"] == str(subject_id)):
-                    return r.json()  # type: ignore[no-any-return]
+                    return r.json()
                 await asyncio.sleep(0.05)
 
     @property
@@ -97,7 +97,7 @@ class RatingsEnv:
     async def verify(self) -> dict[str, Any]:
         r = await self.client.get(f"{PREFIX}/chain/verify")
         assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        return r.json()
 
     async def events(self, expect: int | None = None,
                      types: tuple[str, ...] = ("ratings.rating.", "ratings.complaint."),

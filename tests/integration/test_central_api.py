@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import uvicorn
@@ -252,14 +253,14 @@ async def test_the_wall_stream_pushes_an_alert_and_the_site(central_env: Central
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
-    events: list[tuple[str, object]] = []
+    events: list[tuple[str, Any]] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client, \
                 client.stream("GET", f"{PREFIX}/stream") as resp:
             assert resp.headers["content-type"].startswith("text/event-stream")
             lines = resp.aiter_lines()
 
-            async def next_event() -> tuple[str, object]:
+            async def next_event() -> tuple[str, Any]:
                 name = ""
                 async for line in lines:
                     if line.startswith("event: "):
@@ -269,11 +270,11 @@ async def test_the_wall_stream_pushes_an_alert_and_the_site(central_env: Central
                 raise AssertionError("stream ended")
 
             first = await next_event()
-            assert first[0] == "sites" and {s["site"] for s in first[1]} >= set(env.sites[:2])  # type: ignore[union-attr]
+            assert first[0] == "sites" and {s["site"] for s in first[1]} >= set(env.sites[:2])
             await env.publish(env.event(zz, rating(1)))
             def seen() -> tuple[list, list]:
-                alerts = [d for n, d in events if n == "alert" and d["kind"] == "bad_rating"]  # type: ignore[index]
-                sites = [d for n, d in events if n == "site" and d["status"] == "yellow"]  # type: ignore[index]
+                alerts = [d for n, d in events if n == "alert" and d["kind"] == "bad_rating"]
+                sites = [d for n, d in events if n == "site" and d["status"] == "yellow"]
                 return alerts, sites
 
             async with asyncio.timeout(10):

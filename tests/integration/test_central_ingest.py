@@ -1,6 +1,6 @@
 """Central's ingest against real NATS and PostgreSQL: projections from a realistic hall morning, redelivery counted
-once, forged and malformed events dead-lettered while the rest of the batch is applied, offline after heartbeats
-stop."""
+once, forged, malformed and unknown events dead-lettered while the rest of the batch is applied, offline after
+heartbeats stop."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import timedelta
 import nats.errors
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from services.central.ingest import RawEvent
+from shared.deadletter import RawEvent
 from shared.events.base import Envelope
 from shared.events.matters import CaseAccepted, CaseWarned
 from shared.events.notify import SmsFailed, SmsSent
@@ -161,9 +161,10 @@ async def test_a_redelivered_batch_counts_once(central_env: CentralEnv) -> None:
 
 
 async def test_forged_and_malformed_events_are_dead_lettered_and_the_rest_applied(central_env: CentralEnv) -> None:
-    """In one stream: an event published under site A's subject that claims site B, a body that is not JSON and a
-    ticket.called without its wait are dead-lettered with their reasons (table, API and dead-letter subject); the
-    good events around them are applied, and B's figures never move."""
+    """In one stream: an event published under site A's subject that claims site B, a body that is not JSON, a
+    ticket.called without its wait and an event of a type central does not know are dead-lettered with their
+    reasons (table, API and dead-letter subject); the good events around them are applied, and B's figures never
+    move."""
     env = central_env
     zz, hn, _ = env.sites
     js = env.nc.jetstream()
@@ -180,24 +181,26 @@ async def test_forged_and_malformed_events_are_dead_lettered_and_the_rest_applie
     await env.publish_raw(bad.subject, body)
     await env.publish(good2)
     unknown = Envelope(type="queue.ticket.teleported", site=zz, data={"ticket_id": str(uuid.uuid4())})
-    await env.publish_raw(unknown.subject, unknown.to_bytes())  # a type central does not know: ignored
-    await env.wait_ingested(2, dead=3)
+    await env.publish_raw(unknown.subject, unknown.to_bytes())  # a type central does not know: kept, not applied
+    await env.wait_ingested(2, dead=4)
     assert (await env.site(zz))["today"]["issued"] == 2
     assert (await env.site(hn))["today"]["issued"] == 0
     r = await env.client.get(f"{PREFIX}/dead-letters")
     assert r.status_code == 200
     errors = sorted(x["error"] for x in r.json())
-    assert len(errors) == 3
-    assert any(e.startswith("site mismatch") for e in errors)
-    assert any("not an event envelope" in e for e in errors)
-    assert any("invalid queue.ticket.called" in e for e in errors)
+    assert len(errors) == 4
+    assert f"subject_mismatch: subject hall.{zz}.queue.ticket.issued does not match envelope site/type " \
+           f"hall.{hn}.queue.ticket.issued" in errors
+    assert any(e.startswith("bad_envelope: not an event envelope") for e in errors)
+    assert any(e.startswith("invalid_data: invalid queue.ticket.called") for e in errors)
+    assert "unknown_type: unknown event type 'queue.ticket.teleported'" in errors
     got = []
     for _ in range(20):
         with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
             got += await dlq.fetch(10, timeout=0.5)
-        if len(got) >= 3:
+        if len(got) >= 4:
             break
-    assert len(got) == 3 and all(m.headers.get("Hallnet-Error") for m in got)
+    assert len(got) == 4 and all(m.headers.get("Hallnet-Error") for m in got)
     await dlq.unsubscribe()
     assert env.ingest.applied == 2
 

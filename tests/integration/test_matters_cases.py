@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -172,7 +173,9 @@ async def test_working_days_api_across_the_spring_festival_and_into_2027(env: Ma
     assert r.json()["due"] == "2027-01-06" and "2027" in r.json()["warnings"][0]
     assert any(x["event"] == "calendar_year_unknown" and x["year"] == 2027 and x["log_level"] == "warning"
                for x in logs)
-    for bad in ({"start": "2026-02-30", "days": 5}, {"start": "2026-02-13", "days": -1}, {"start": "2026-02-13"}):
+    bads: list[dict[str, Any]] = [{"start": "2026-02-30", "days": 5}, {"start": "2026-02-13", "days": -1},
+                                  {"start": "2026-02-13"}]
+    for bad in bads:
         assert (await env.client.get(f"{PREFIX}/working-days", params=bad)).status_code == 422
 
 
@@ -230,6 +233,15 @@ async def test_bad_input_gets_a_clear_4xx_and_changes_nothing(env: MattersEnv) -
         assert r.status_code == status, (path, body, r.text)
         assert r.json()["message"], r.text
         assert APPLICANTS[0]["id_no"] not in r.text and "430102199001011234" not in r.text
+    # a domain error's JSON ``error`` is its class name; a change the catalog refuses is ``unprocessable``
+    coded = [("post", "/cases", {**good, "applicant": bad_id}, env.auth(), "InvalidApplicant"),
+             ("post", "/cases", {**good, "provided": [*good["provided"], "passport"]}, env.auth(), "UnknownMaterial"),
+             ("post", f"/cases/{receipt['id']}/steps", {"step": "recheck"}, env.auth(), "StepOutOfOrder"),
+             ("post", f"/cases/{receipt['id']}/resume", None, env.auth(), "CaseNotInState"),
+             ("put", "/matters/yl-txsq/site-change", {"promised_days": 25}, env.manager, "unprocessable")]
+    for method, path, body, headers, code in coded:
+        r = await env.client.request(method, PREFIX + path, json=body, headers=headers)
+        assert r.json()["error"] == code, (path, r.text)
     assert await env.counts() == before
 
 

@@ -8,7 +8,9 @@ from datetime import date
 
 import asyncpg
 
+from services.notify import events
 from services.notify.providers import LocalProvider
+from shared.events import queue as qev
 from tests.harness import Servers
 from tests.integration.notify_fixtures import (
     PHONE,
@@ -69,7 +71,7 @@ async def test_events_become_messages_once_across_redelivery(servers: Servers, s
         assert "请您于3月5日前来领取" in case_msgs[1]["text"]
         # the same event applied again (a restart between effect and ack) adds nothing either
         async with env.app.pool.acquire() as conn, conn.transaction():
-            await env.app.handle_event(conn, call, call.typed())
+            await events.handlers(env.app)[qev.TicketCalled](conn, call, call.typed())
         await env.publish(call, msg_id=f"{site}:again-2")
         await asyncio.sleep(0.5)
         assert len(await env.messages(ticket)) == 2

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from services.notify import reminders
 from shared.events import matters as mev
 from shared.events import ratings as rev
 from shared.events.base import make_event
@@ -77,10 +78,10 @@ async def test_pickup_reminder_after_three_working_days(servers: Servers, site: 
                                      occurred_at=clock() + timedelta(days=1)))
         await asyncio.sleep(0.5)  # the picked_up event is applied
         clock.set(2026, 11, 25, 9, 59)
-        assert await env.app.remind_pickups() == 0  # not yet: 3 working days after Friday is Wednesday 10:00
+        assert await reminders.remind_pickups(env.app) == 0  # not yet: 3 working days after Friday is Wednesday 10:00
         clock.set(2026, 11, 25, 22, 0)
-        assert await env.app.remind_pickups() == 1
-        assert await env.app.remind_pickups() == 0  # once
+        assert await reminders.remind_pickups(env.app) == 1
+        assert await reminders.remind_pickups(env.app) == 0  # once
         held = await env.wait_messages(waiting, lambda m: len(m) == 2 and m[1]["next_attempt_at"]
                                        == "2026-11-26T08:00:00.000+08:00")
         clock.set(2026, 11, 26, 8, 0)
@@ -125,7 +126,8 @@ async def test_messages_need_a_staff_token_of_this_site(servers: Servers, site: 
         ref = uuid.uuid4()
         await env.contact(ref)
         url = f"{PREFIX}/messages"
-        bare = httpx.AsyncClient(transport=env.client._transport, base_url="http://notify.test")  # noqa: SLF001
+        # the same in-process app, without the client's token
+        bare = httpx.AsyncClient(transport=env.client._transport, base_url="http://notify.test")
         async with bare:
             missing = await bare.get(url, params={"ref_id": str(ref)})
             forged = await bare.get(url, headers={"Authorization": f"Bearer {staff_token('guess', site)}"})

@@ -6,7 +6,9 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 import structlog
 from structlog.testing import capture_logs
@@ -17,7 +19,7 @@ from tests.integration.matters_fixtures import TZ, FakeClock
 from tests.integration.notify_fixtures import PHONE, PHONE2, ScriptedProvider, called, issued, ready, start_notify
 
 
-def sent_all(n: int):  # type: ignore[no-untyped-def]
+def sent_all(n: int) -> Callable[[list[dict[str, Any]]], bool]:
     return lambda msgs: len(msgs) == n and all(m["status"] != "pending" for m in msgs)
 
 

@@ -57,7 +57,7 @@ def stand_in() -> Iterator[StandIn]:
     api = StandIn()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:  # http.server's name for the POST handler
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             parsed = urllib.parse.urlsplit(self.path)
             rec = Recorded(parsed.path, dict(urllib.parse.parse_qsl(parsed.query)),

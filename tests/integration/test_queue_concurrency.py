@@ -7,6 +7,8 @@ from collections import Counter
 
 import pytest
 
+from services.queue.domain import TicketAtWindow, WindowNotOpen
+from shared import errors
 from tests.integration.conftest import QueueEnv
 
 
@@ -26,7 +28,7 @@ async def test_fifty_windows_calling_at_once_never_call_one_ticket_twice(queue_e
     called: list[str] = []
 
     async def one_window(no: int, headers: dict[str, str]) -> list[str]:
-        mine = []
+        mine: list[str] = []
         while True:
             r = await queue_env.client.post(f"/queue/api/v1/windows/{no}/call-next", headers=headers)
             if r.status_code == 204:
@@ -59,7 +61,7 @@ async def test_windows_calling_in_one_batch_each_get_their_own_answer(queue_env:
     """Five presses decided in one transaction: each open window calls the head of the queue it prefers, a
     second press of the same window is told to finish that ticket first, a paused window and an ended
     session are refused, and only the two real calls are announced."""
-    from shared.auth import verify_token
+    from shared.auth import ClerkClaims, verify_token
 
     for matter in ("yl-txsq", "yl-txsq", "yb-ydjy", "yb-ydjy"):
         await queue_env.issue(matter)
@@ -70,16 +72,16 @@ async def test_windows_calling_in_one_batch_each_get_their_own_answer(queue_env:
     r = await queue_env.client.post("/queue/api/v1/windows/4/pause", json={"reason": "午休"}, headers=heads[4])
     assert r.status_code == 200
 
-    def claims(h: dict[str, str]):  # type: ignore[no-untyped-def]
+    def claims(h: dict[str, str]) -> ClerkClaims:
         return verify_token(queue_env.settings.token_secret, h["Authorization"][7:], site=queue_env.settings.site)
 
     presses = [(claims(heads[1]), 1), (claims(heads[2]), 2), (claims(heads[2]), 2), (claims(stale), 3),
                (claims(heads[4]), 4)]
-    first, second, again, ended, paused = await queue_env.app.call_batch(presses)
+    first, second, again, ended, paused = await queue_env.app.calling.call_batch(presses)
     assert isinstance(first, dict) and first["number"] == "A001" and first["window_no"] == 1  # window 1: A first
     assert isinstance(second, dict) and second["number"] == "B001" and second["window_no"] == 2  # window 2: B first
-    assert type(again).__name__ == "Conflict" and "B001" in str(again)
-    assert type(ended).__name__ == "Unauthorized"
-    assert type(paused).__name__ == "Conflict" and "paused" in str(paused)
+    assert isinstance(again, TicketAtWindow) and again.status == 409 and "B001" in str(again)
+    assert isinstance(ended, errors.Unauthorized)
+    assert isinstance(paused, WindowNotOpen) and paused.status == 409 and "paused" in str(paused)
     called = await queue_env.events(expect=2, types=("queue.ticket.called",))
     assert sorted(e.data["number"] for e in called) == ["A001", "B001"]

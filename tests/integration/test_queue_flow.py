@@ -35,7 +35,7 @@ async def test_snapshot_reports_waiting_and_windows(queue_env: QueueEnv) -> None
     for _ in range(3):
         await queue_env.issue("yb-ydjy")
     await queue_env.sign_in(2)
-    await publish_snapshot(queue_env.app)
+    await publish_snapshot(queue_env.app.ctx)
     snaps = await queue_env.events(types=("queue.snapshot",), expect=2)
     last = snaps[-1].data
     waiting = {q["queue_id"]: q["waiting"] for q in last["queues"]}
@@ -52,7 +52,7 @@ async def test_events_written_outside_a_request_still_carry_a_traceparent(queue_
     from services.queue.board import publish_snapshot
     from shared.settings import site_stream_name
 
-    await publish_snapshot(queue_env.app)
+    await publish_snapshot(queue_env.app.ctx)
     site = queue_env.settings.site
     sub = await queue_env.nc.jetstream().pull_subscribe(
         f"hall.{site}.queue.snapshot", durable=None, stream=site_stream_name(site),

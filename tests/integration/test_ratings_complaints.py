@@ -44,12 +44,14 @@ async def test_complaint_is_verified_rectified_and_closed(servers: Servers, site
     async with start_ratings(servers, site, database_url) as env:
         _, cid = await _bad_rating(env)
         clerk = env.clerk("s002", 2)
-        assert (await env.complaint(cid, "rectify", clerk)).status_code == 409
+        early = await env.complaint(cid, "rectify", clerk)
+        assert early.status_code == 409 and early.json()["error"] == "ComplaintStateError", early.text
         assert (await env.complaint(cid, "verify", clerk)).status_code == 403
         r = await env.complaint(cid, "verify", env.manager, {"note": "已电话回访"})
         assert r.status_code == 200 and r.json()["status"] == "verified"
         assert (await env.complaint(cid, "rectify", clerk, {"note": "已当面致歉"})).json()["status"] == "rectified"
-        assert (await env.complaint(cid, "close", env.manager, {"outcome": "upheld"})).status_code == 422
+        wrong = await env.complaint(cid, "close", env.manager, {"outcome": "upheld"})
+        assert wrong.status_code == 422 and wrong.json()["error"] == "InvalidRating", wrong.text
         r = await env.complaint(cid, "close", env.manager)
         assert r.status_code == 200 and r.json()["status"] == "closed" and r.json()["outcome"] == "rectified"
         assert (await env.complaint(cid, "appeal", clerk)).status_code == 409

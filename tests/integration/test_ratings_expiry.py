@@ -28,7 +28,7 @@ async def test_expired_invitation_defaults_once_across_a_restart(servers: Server
         assert [(r["kind"], r["level"]) for r in rows] == [("submitted", 4), ("defaulted", 3)]
         assert rows[1]["invitation_id"] == inv["id"]
         r = await env.rate(inv["id"], {"level": 5})
-        assert r.status_code == 409
+        assert r.status_code == 409 and r.json()["error"] == "AlreadyRated", r.text
         events = await env.events(expect=2)
         assert [e.type for e in events] == ["ratings.rating.submitted", "ratings.rating.defaulted"]
         assert events[1].data["level"] == 3 and events[1].data["subject_id"] == inv["subject_id"]

@@ -18,7 +18,7 @@ async def _bad(env: RatingsEnv, window_no: int) -> str:
     r = await env.rate(inv["id"], {"level": 1, "reasons": ["bad_attitude"]})
     assert r.status_code == 201, r.text
     listed = (await env.client.get(f"{PREFIX}/complaints", headers=env.manager)).json()
-    return next(c["id"] for c in listed if c["rating_id"] == r.json()["id"])  # type: ignore[no-any-return]
+    return next(c["id"] for c in listed if c["rating_id"] == r.json()["id"])
 
 
 async def test_overdue_complaint_emits_once_across_checkers_and_a_restart(servers: Servers, site: str,

@@ -51,6 +51,7 @@ async def test_pad_refuses_a_service_completed_longer_ago_than_the_setting(
         env.clock.advance(minutes=6)
         r = await env.rate(inv["id"], {"level": 5, "channel": "pad", "window_no": 1})
         assert r.status_code == 409 and "超过 5 分钟" in r.json()["message"], r.text
+        assert r.json()["error"] == "NotThisPad"
         env.clock.advance(hours=1)
         r = await env.rate(inv["id"], {"level": 5, "channel": "web"})
         assert r.status_code == 409 and "过期" in r.json()["message"], r.text

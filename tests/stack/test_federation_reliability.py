@@ -142,7 +142,7 @@ def _central_process(bed: Testbed, dsn: str, log: Path) -> tuple[subprocess.Pope
            "HALLNET_TOKEN_SECRET": "central-test-secret", "HALLNET_LOG_FORMAT": "json",
            "HALLNET_CENTRAL_SITES": json.dumps([{"id": s, "name": s} for s in SITES]),
            "HALLNET_CENTRAL_ACK_WAIT_S": "10"}  # a killed ingest's batch comes back after 10 s
-    proc = subprocess.Popen(with_parent_death([sys.executable, "-m", "services.central"]), env=env,  # noqa: S603
+    proc = subprocess.Popen(with_parent_death([sys.executable, "-m", "services.central"]), env=env,  # noqa: S603 - our own service, argv list, no shell
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
     return proc, f"http://127.0.0.1:{port}"
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.central import alerts as al
 from services.central import domain as d
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -24,15 +26,15 @@ def weekdays(day: date) -> bool:
     return day.weekday() < 5
 
 
-def state(**kw: object) -> d.SiteState:
-    base: dict[str, object] = {"site": "zhuzhou", "config": CFG, "last_heartbeat_at": MONDAY - timedelta(seconds=5),
-                               "windows": [d.WindowState(1, "open", MONDAY - timedelta(hours=1), MONDAY.date())]}
+def state(**kw: Any) -> al.SiteState:
+    base: dict[str, Any] = {"site": "zhuzhou", "config": CFG, "last_heartbeat_at": MONDAY - timedelta(seconds=5),
+                               "windows": [al.WindowState(1, "open", MONDAY - timedelta(hours=1), MONDAY.date())]}
     base.update(kw)
-    return d.SiteState(**base)  # type: ignore[arg-type]
+    return al.SiteState(**base)
 
 
-def kinds(s: d.SiteState, now: datetime = MONDAY, t: d.Thresholds = T) -> set[str]:
-    return {c.kind for c in d.evaluate(s, t, now, weekdays)[0]}
+def kinds(s: al.SiteState, now: datetime = MONDAY, t: d.Thresholds = T) -> set[str]:
+    return {c.kind for c in al.evaluate(s, t, now, weekdays)[0]}
 
 
 @given(st.lists(st.integers(min_value=0, max_value=20_000), min_size=1, max_size=300))
@@ -90,8 +92,8 @@ def test_offline_after_the_threshold_without_a_heartbeat() -> None:
 def test_empty_window_only_during_office_hours_and_after_n_minutes() -> None:
     """A window paused 16 minutes at 10:00 on a Monday is 空窗; 14 minutes is not; at 12:30 (the noon break) or on a
     Saturday it is not; a window nobody signed in today is not 空窗 (that is a late start)."""
-    paused = [d.WindowState(1, "open", MONDAY - timedelta(hours=1), MONDAY.date()),
-              d.WindowState(2, "paused", MONDAY - timedelta(minutes=16), MONDAY.date())]
+    paused = [al.WindowState(1, "open", MONDAY - timedelta(hours=1), MONDAY.date()),
+              al.WindowState(2, "paused", MONDAY - timedelta(minutes=16), MONDAY.date())]
     assert kinds(state(windows=paused)) == {"empty_window"}
     paused[1].since = MONDAY - timedelta(minutes=14)
     assert kinds(state(windows=paused)) == set()
@@ -105,22 +107,22 @@ def test_empty_window_only_during_office_hours_and_after_n_minutes() -> None:
     assert kinds(state(windows=paused, last_heartbeat_at=at_1340), now=at_1340) == set()
     at_1346 = MONDAY.replace(hour=13, minute=46)
     assert kinds(state(windows=paused, last_heartbeat_at=at_1346), now=at_1346) == {"empty_window"}
-    never = [d.WindowState(1, "open", MONDAY - timedelta(hours=1), MONDAY.date()),
-             d.WindowState(3, "closed", MONDAY - timedelta(days=3), MONDAY.date() - timedelta(days=3))]
+    never = [al.WindowState(1, "open", MONDAY - timedelta(hours=1), MONDAY.date()),
+             al.WindowState(3, "closed", MONDAY - timedelta(days=3), MONDAY.date() - timedelta(days=3))]
     assert kinds(state(windows=never)) == set()
 
 
 def test_late_start_when_no_window_is_signed_in_after_opening_plus_grace() -> None:
     """No window staffed at 09:11 (grace 10 min) is a late start; at 09:09 it is not yet; once a window is open the
     condition clears."""
-    closed = [d.WindowState(1, "closed", MONDAY - timedelta(days=1), None)]
+    closed = [al.WindowState(1, "closed", MONDAY - timedelta(days=1), None)]
     at_0911 = MONDAY.replace(hour=9, minute=11)
     assert kinds(state(windows=closed, last_heartbeat_at=at_0911), now=at_0911) == {"late_start"}
     at_0909 = MONDAY.replace(hour=9, minute=9)
     assert kinds(state(windows=closed, last_heartbeat_at=at_0909), now=at_0909) == set()
-    s = state(windows=[d.WindowState(1, "open", at_0911, MONDAY.date())], last_heartbeat_at=at_0911,
+    s = state(windows=[al.WindowState(1, "open", at_0911, MONDAY.date())], last_heartbeat_at=at_0911,
               open_alerts=[{"kind": "late_start", "subject": "session:x", "detail": {}}])
-    want, cleared = d.evaluate(s, T, at_0911, weekdays)
+    want, cleared = al.evaluate(s, T, at_0911, weekdays)
     assert want == [] and cleared == {("zhuzhou", "late_start", "session:x")}
 
 
@@ -128,20 +130,20 @@ def test_early_leave_stays_on_record_unless_the_window_returns_before_closing() 
     """Signed out at 11:35 (closing 12:00, grace 10 min) is an early leave; at 11:55 it is not; the alert clears
     only if the window signs in again before 12:00, not because the afternoon began."""
     at = MONDAY.replace(hour=11, minute=40)
-    left = [d.WindowState(2, "closed", MONDAY.replace(hour=11, minute=35), MONDAY.date())]
+    left = [al.WindowState(2, "closed", MONDAY.replace(hour=11, minute=35), MONDAY.date())]
     assert kinds(state(windows=left, last_heartbeat_at=at), now=at) == {"early_leave"}
     left[0].since = MONDAY.replace(hour=11, minute=55)
     at = MONDAY.replace(hour=11, minute=57)
     assert kinds(state(windows=left, last_heartbeat_at=at), now=at) == set()
     end = MONDAY.replace(hour=12).isoformat()
     alert = {"kind": "early_leave", "subject": "window:2:x", "detail": {"window_no": 2, "session_end": end}}
-    back = [d.WindowState(2, "open", MONDAY.replace(hour=11, minute=50), MONDAY.date())]
+    back = [al.WindowState(2, "open", MONDAY.replace(hour=11, minute=50), MONDAY.date())]
     at = MONDAY.replace(hour=11, minute=52)
-    assert d.evaluate(state(windows=back, last_heartbeat_at=at, open_alerts=[alert]), T, at, weekdays)[1] == {
+    assert al.evaluate(state(windows=back, last_heartbeat_at=at, open_alerts=[alert]), T, at, weekdays)[1] == {
         ("zhuzhou", "early_leave", "window:2:x")}
     afternoon = MONDAY.replace(hour=13, minute=40)
     back[0].since = afternoon
-    assert d.evaluate(state(windows=back, last_heartbeat_at=afternoon, open_alerts=[alert]), T, afternoon,
+    assert al.evaluate(state(windows=back, last_heartbeat_at=afternoon, open_alerts=[alert]), T, afternoon,
                       weekdays)[1] == set()
 
 
@@ -158,17 +160,17 @@ def test_event_alerts_are_not_cleared_by_the_evaluator() -> None:
     s = state(open_alerts=[{"kind": "bad_rating", "subject": "rating:1", "detail": {}},
                            {"kind": "case_red", "subject": "case:1", "detail": {}},
                            {"kind": "offline", "subject": "site", "detail": {}}])
-    assert d.evaluate(s, T, MONDAY, weekdays)[1] == {("zhuzhou", "offline", "site")}
+    assert al.evaluate(s, T, MONDAY, weekdays)[1] == {("zhuzhou", "offline", "site")}
 
 
 def test_status_colour() -> None:
     """Offline or any red alert is red (offline first among the reasons); other alerts yellow; none green."""
-    assert d.status_colour(True, []) == ("green", [])
+    assert al.status_colour(True, []) == ("green", [])
     bad = {"kind": "bad_rating", "severity": "yellow", "message": "差评"}
     red = {"kind": "case_red", "severity": "red", "message": "红牌"}
-    assert d.status_colour(True, [bad]) == ("yellow", ["差评"])
-    assert d.status_colour(True, [bad, red]) == ("red", ["红牌", "差评"])
-    colour, reasons = d.status_colour(False, [bad])
+    assert al.status_colour(True, [bad]) == ("yellow", ["差评"])
+    assert al.status_colour(True, [bad, red]) == ("red", ["红牌", "差评"])
+    colour, reasons = al.status_colour(False, [bad])
     assert colour == "red" and reasons[0].startswith("大厅离线")
 
 
@@ -179,7 +181,8 @@ def test_report_figures_and_rankings() -> None:
     assert (f["avg_wait_s"], f["p90_wait_s"], f["satisfaction"], f["participation"], f["overdue_rate"]) == (
         250.0, 305, 0.75, 0.5, 0.25)
     assert d.figures({})["satisfaction"] is None and d.figures({})["avg_service_s"] is None
-    rows = [{"site": "b", "s": 0.9}, {"site": "a", "s": None}, {"site": "c", "s": 0.95}, {"site": "d", "s": 0.9}]
+    rows: list[dict[str, Any]] = [{"site": "b", "s": 0.9}, {"site": "a", "s": None}, {"site": "c", "s": 0.95},
+                                  {"site": "d", "s": 0.9}]
     assert d.rank(rows, "s", descending=True) == ["c", "b", "d", "a"]
     assert d.rank(rows, "s", descending=False) == ["b", "d", "c", "a"]
 
@@ -206,5 +209,5 @@ def test_an_offline_site_keeps_its_queue_alerts_until_it_is_heard_from_again() -
     s = state(last_heartbeat_at=MONDAY - timedelta(minutes=5),
               queues=[{"queue_id": q, "waiting": 50, "longest_wait_s": 5000, "windows_open": 1}],
               open_alerts=[{"kind": "empty_window", "subject": "window:2", "detail": {}}])
-    want, cleared = d.evaluate(s, T, MONDAY, weekdays)
+    want, cleared = al.evaluate(s, T, MONDAY, weekdays)
     assert [c.kind for c in want] == ["offline"] and cleared == set()

@@ -24,7 +24,7 @@ from services.matters.catalog import (
     load_catalog,
     site_file_changes,
 )
-from services.matters.workdays import WorkCalendar
+from shared.workdays import WorkCalendar
 
 TZ = ZoneInfo("Asia/Shanghai")
 DEMO_SITES = Path(__file__).resolve().parents[2] / "hallnet" / "demo_sites"
@@ -330,12 +330,16 @@ def test_every_demo_site_matter_is_in_the_catalog_under_the_same_name() -> None:
 def test_promised_matters_default_to_review_then_recheck_in_their_department() -> None:
     """后台审核 → 复核 in the matter's 科室 unless the entry lists its own steps; 即办件 have none."""
     catalog = load_catalog()
-    steps = catalog.get("yl-gxzy").back_office_steps  # type: ignore[union-attr]
-    assert [(s.code, s.name, s.department) for s in steps] == [
+
+    def steps_of(matter_id: str) -> list[Any]:
+        spec = catalog.get(matter_id)
+        assert spec is not None, matter_id
+        return list(spec.back_office_steps)
+
+    assert [(s.code, s.name, s.department) for s in steps_of("yl-gxzy")] == [
         ("review", "后台审核", "企业养老保险科"), ("recheck", "复核", "企业养老保险科")]
-    assert [s.code for s in catalog.get("gs-rdsq").back_office_steps] == [  # type: ignore[union-attr]
-        "review", "investigate", "recheck"]
-    assert catalog.get("yb-ydjy").back_office_steps == []  # type: ignore[union-attr]
+    assert [s.code for s in steps_of("gs-rdsq")] == ["review", "investigate", "recheck"]
+    assert steps_of("yb-ydjy") == []
 
 
 @pytest.mark.parametrize(("fname", "matter_id", "edit", "expect"), [
@@ -412,3 +416,15 @@ def test_manager_layer_wins_and_limits_stay_legal() -> None:
     assert instant is not None
     with pytest.raises(CatalogError, match="instant"):
         apply_changes(instant, [SiteChange(promised_days=2)])
+
+
+@pytest.mark.parametrize(("error", "status", "code"), [
+    (d.CaseNotInState, 409, "CaseNotInState"), (d.StepOutOfOrder, 409, "StepOutOfOrder"),
+    (d.UnknownMaterial, 422, "UnknownMaterial"), (d.InvalidApplicant, 422, "InvalidApplicant"),
+    (CatalogError, 422, "unprocessable"),
+])
+def test_errors_carry_their_http_kind_and_code(error: type[d.MattersError | CatalogError], status: int,
+                                               code: str) -> None:
+    """Each domain error is a shared.errors kind: shared/http.py answers its status with the class name as code."""
+    exc = error("message")
+    assert (exc.status, exc.code, exc.message) == (status, code, "message")

@@ -9,6 +9,7 @@ import pytest
 
 from services.notify import domain as d
 from services.notify.crypto import DataBox, derive_development_key
+from shared.workdays import WorkCalendar
 
 TZ = ZoneInfo("Asia/Shanghai")
 QUIET = d.QuietHours(time(21, 0), time(8, 0))
@@ -137,7 +138,7 @@ def test_template_params_by_name_and_in_text_order() -> None:
 def test_pickup_reminder_counts_working_days_after_the_ready_day() -> None:
     """Ready on Friday 10:00: the 3rd working day after is Wednesday 10:00 (the weekend does not count)."""
     ready = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
-    due = d.pickup_reminder_due(ready, 3, lambda day: day.weekday() < 5)
+    due = d.pickup_reminder_due(ready, 3, WorkCalendar(source=lambda day: day.weekday() < 5))
     assert due == datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
 
 
@@ -145,7 +146,7 @@ def test_pickup_reminder_skips_a_holiday() -> None:
     """A day the calendar says is a holiday is not counted (working days via the site's calendar)."""
     ready = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
     holiday = date(2026, 11, 23)
-    due = d.pickup_reminder_due(ready, 1, lambda day: day.weekday() < 5 and day != holiday)
+    due = d.pickup_reminder_due(ready, 1, WorkCalendar(source=lambda day: day.weekday() < 5 and day != holiday))
     assert due.date() == date(2026, 11, 24)
 
 
@@ -197,3 +198,10 @@ def test_new_templates_render_and_count() -> None:
              d.signed("测试大厅", d.render("rating_invite", {"url": "http://127.0.0.1:8105/r/" + "0" * 36}))]
     assert texts[0] == "【测试大厅】快到您了：A006号前面还有3人，请到等候区留意叫号。"
     assert [d.count_parts(t) for t in texts] == [1, 1, 2] and len(texts[2]) == 76
+
+
+@pytest.mark.parametrize("error", [d.InvalidPhone, d.InvalidSignature, d.TemplateError])
+def test_errors_are_unprocessable_with_their_name_as_code(error: type[d.NotifyError]) -> None:
+    """Each domain error is shared.errors.Unprocessable: shared/http.py answers 422 with the class name as code."""
+    exc = error("message")
+    assert (exc.status, exc.code, exc.message) == (422, error.__name__, "message")

@@ -107,7 +107,7 @@ def test_pad_refuses_another_windows_or_an_earlier_service(kw: dict[str, Any]) -
     """Another window's service, an earlier one of its own window, or a case: 409 with the pad message."""
     with pytest.raises(d.NotThisPad, match="该评价器只能评价本窗口刚办结的业务") as caught:
         _pad(**kw)
-    assert caught.value.kind == "conflict"
+    assert (caught.value.status, caught.value.code) == (409, "NotThisPad")
 
 
 def test_pad_refuses_a_service_completed_too_long_ago() -> None:
@@ -168,15 +168,6 @@ def test_deleted_entries_are_found() -> None:
     assert (check.ok, check.checked, check.broken_at) == (False, 1, 2)
     check = d.verify_chain(chain[:3], head_seq=5, head_hash=head)
     assert (check.ok, check.checked, check.broken_at) == (False, 3, 4)
-
-
-def test_weekdays_skip_weekends_only() -> None:
-    """Friday + 1 working day is Monday, + 5 the next Friday (holidays are not counted yet)."""
-    from datetime import date
-
-    assert d.add_weekdays(date(2026, 11, 20), 1) == date(2026, 11, 23)
-    assert d.add_weekdays(date(2026, 11, 20), 5) == date(2026, 11, 27)
-    assert d.add_weekdays(date(2026, 11, 21), 1) == date(2026, 11, 23)
 
 
 def test_complaint_steps_follow_the_order() -> None:
@@ -248,8 +239,18 @@ def test_ratings_app_warns_once_for_an_unknown_year() -> None:
     def unknown(day: date) -> bool:
         raise NotImplementedError
 
-    app = RatingsApp(None, RatingsSettings(site="t1", site_name="t", service="ratings"))  # type: ignore[arg-type]
+    app = RatingsApp(None, RatingsSettings(site="t1", site_name="t", service="ratings"))  # no pool: nothing connects
     app.calendar._source = unknown  # a year past the package's data
     assert app.calendar.add_working_days(date(2027, 11, 19), 5) == date(2027, 11, 26)
     assert app.calendar.add_working_days(date(2027, 12, 1), 1) == date(2027, 12, 2)
     assert app._years_warned == {2027}
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (d.InvalidRating, 422), (d.AlreadyRated, 409), (d.InvitationExpired, 409), (d.NotThisPad, 409),
+    (d.ComplaintStateError, 409),
+])
+def test_errors_carry_their_http_kind_and_code(error: type[d.RatingsError], status: int) -> None:
+    """Each domain error is a shared.errors kind: shared/http.py answers its status with the class name as code."""
+    exc = error("message")
+    assert (exc.status, exc.code, exc.message) == (status, error.__name__, "message")

@@ -1,4 +1,4 @@
-"""Working days (工作日) in ``services/matters/workdays.py``: China's statutory holidays and make-up working
+"""Working days (工作日) in ``shared/workdays.py``: China's statutory holidays and make-up working
 days (调休) from chinesecalendar, a site's override table on top, weekends only (and a warning) for years
 the package does not know. The class name carries "Matters" so ``-k matters`` selects these tests."""
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.matters.workdays import NoWorkingDays, WorkCalendar
+from shared.workdays import NoWorkingDays, WorkCalendar
 
 
 def _days(start: date, end: date) -> list[date]:

@@ -1,0 +1,216 @@
+"""SQL of central's ingest, all set-based: claim a batch's events in the inbox, write a ``BatchProjection`` with one
+upsert per table, open and resolve alerts (also the evaluator's), and tell the wall (PostgreSQL NOTIFY). Every
+function runs on the connection (and in the transaction) it is given."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from services.central import alerts as al
+from services.central import domain as d
+
+if TYPE_CHECKING:
+    from services.central.projections import BatchProjection
+
+WALL_CHANNEL = "central_wall"  # NOTIFY channel of the wall's server-sent events
+
+
+async def claim(conn: asyncpg.Connection, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Claim ``event_ids`` in the inbox in one statement; returns those not seen before (the others are
+    duplicates: a redelivery, or the stream delivered again)."""
+    if not event_ids:
+        return set()
+    rows = await conn.fetch(
+        """INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+           ON CONFLICT DO NOTHING RETURNING event_id""", consumer, list(event_ids))
+    return {r["event_id"] for r in rows}
+
+
+async def notify_wall(conn: asyncpg.Connection, sites: Iterable[str], alert_ids: Sequence[int]) -> None:
+    """Tell the wall (at the commit) which sites' figures and which alerts changed."""
+    await conn.execute("SELECT pg_notify($1, $2)", WALL_CHANNEL,
+                       json.dumps({"sites": sorted(sites)[:200], "alerts": list(alert_ids[:200])}))
+
+
+async def write(conn: asyncpg.Connection, p: BatchProjection) -> list[int]:
+    """Every aggregate of ``p`` in a handful of set-based statements (sorted keys: concurrent writers never
+    deadlock). Returns the ids of alerts opened or resolved."""
+    if p.chain:
+        chain_cols = list(zip(*sorted(p.chain), strict=True))
+        await conn.execute(
+            """INSERT INTO rating_chain (site, seq, hash, prev, digest, event_id)
+               SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[])
+               ON CONFLICT (site, seq) DO NOTHING""", *[list(c) for c in chain_cols])
+        await conn.execute(
+            """INSERT INTO rating_chain_conflicts (site, seq, hash, event_id)
+               SELECT x.s, x.q, x.h, x.e
+               FROM unnest($1::text[], $2::bigint[], $3::text[], $4::uuid[]) AS x(s, q, h, e)
+               JOIN rating_chain c ON c.site = x.s AND c.seq = x.q AND c.hash <> x.h
+               ON CONFLICT DO NOTHING""", *[list(chain_cols[i]) for i in (0, 1, 2, 5)])
+    if p.sites:
+        keys = sorted(p.sites)
+        await conn.execute(
+            """INSERT INTO sites (site, first_seen_at, last_event_at, last_heartbeat_at, services, version)
+               SELECT s, e, e, h, sv::jsonb, v FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[],
+                    $4::text[], $5::text[]) AS x(s, e, h, sv, v)
+               ON CONFLICT (site) DO UPDATE SET
+                   first_seen_at = coalesce(sites.first_seen_at, EXCLUDED.first_seen_at),
+                   last_event_at = GREATEST(sites.last_event_at, EXCLUDED.last_event_at),
+                   last_heartbeat_at = GREATEST(sites.last_heartbeat_at, EXCLUDED.last_heartbeat_at),
+                   services = sites.services || EXCLUDED.services,
+                   version = coalesce(EXCLUDED.version, sites.version)""",
+            keys, [p.sites[k]["last_event_at"] for k in keys], [p.sites[k]["hb"] for k in keys],
+            [json.dumps(p.sites[k]["services"]) for k in keys], [p.sites[k]["version"] for k in keys])
+    if p.days:
+        keys2 = sorted(p.days)
+        cols = ", ".join(d.COUNTERS)
+        arrays = ", ".join(f"${i + 4}::bigint[]" for i in range(len(d.COUNTERS)))
+        sets = ", ".join(f"{c} = site_day.{c} + EXCLUDED.{c}" for c in d.COUNTERS)
+        await conn.execute(
+            f"""INSERT INTO site_day (site, day, first_sign_in_at, {cols})
+                SELECT * FROM unnest($1::text[], $2::date[], $3::timestamptz[], {arrays})
+                ON CONFLICT (site, day) DO UPDATE SET {sets},
+                    first_sign_in_at = LEAST(site_day.first_sign_in_at, EXCLUDED.first_sign_in_at)""",
+            [k[0] for k in keys2], [k[1] for k in keys2], [p.first_sign_in.get(k) for k in keys2],
+            *[[p.days[k][c] for k in keys2] for c in d.COUNTERS])
+    if p.hours:
+        keys3 = sorted(p.hours)
+        cols = ", ".join(d.HOUR_COUNTERS)
+        arrays = ", ".join(f"${i + 4}::bigint[]" for i in range(len(d.HOUR_COUNTERS)))
+        sets = ", ".join(f"{c} = site_hour.{c} + EXCLUDED.{c}" for c in d.HOUR_COUNTERS)
+        await conn.execute(
+            f"""INSERT INTO site_hour (site, day, hour, {cols})
+                SELECT * FROM unnest($1::text[], $2::date[], $3::smallint[], {arrays})
+                ON CONFLICT (site, day, hour) DO UPDATE SET {sets}""",
+            [k[0] for k in keys3], [k[1] for k in keys3], [k[2] for k in keys3],
+            *[[p.hours[k][c] for k in keys3] for c in d.HOUR_COUNTERS])
+    if p.hist:
+        keys4 = sorted(p.hist)
+        await conn.execute(
+            """INSERT INTO wait_hist (site, day, kind, bucket, n)
+               SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::int[])
+               ON CONFLICT (site, day, kind, bucket) DO UPDATE SET n = wait_hist.n + EXCLUDED.n""",
+            [k[0] for k in keys4], [k[1] for k in keys4], [k[2] for k in keys4], [k[3] for k in keys4],
+            [p.hist[k] for k in keys4])
+    if p.sms:
+        keys5 = sorted(p.sms)
+        await conn.execute(
+            """INSERT INTO sms_minute (site, minute, sent, failed)
+               SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[])
+               ON CONFLICT (site, minute) DO UPDATE
+               SET sent = sms_minute.sent + EXCLUDED.sent, failed = sms_minute.failed + EXCLUDED.failed""",
+            [k[0] for k in keys5], [k[1] for k in keys5], [p.sms[k][0] for k in keys5],
+            [p.sms[k][1] for k in keys5])
+    if p.snapshots:
+        qs = sorted(((site, item, at) for site, (at, items) in p.snapshots.items() for item in items),
+                    key=lambda x: (x[0], str(x[1].queue_id)))
+        await conn.execute(
+            """INSERT INTO site_queues (site, queue_id, waiting, longest_wait_s, windows_open, at)
+               SELECT * FROM unnest($1::text[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::timestamptz[])
+               ON CONFLICT (site, queue_id) DO UPDATE SET waiting = EXCLUDED.waiting,
+                   longest_wait_s = EXCLUDED.longest_wait_s, windows_open = EXCLUDED.windows_open,
+                   at = EXCLUDED.at WHERE EXCLUDED.at >= site_queues.at""",
+            [q[0] for q in qs], [q[1].queue_id for q in qs], [q[1].waiting for q in qs],
+            [q[1].longest_wait_s for q in qs], [q[1].windows_open for q in qs], [q[2] for q in qs])
+        snap_sites = sorted(p.snapshots)
+        # queues missing from a site's latest snapshot are gone
+        await conn.execute(
+            """DELETE FROM site_queues q USING unnest($1::text[], $2::timestamptz[]) AS x(site, at)
+               WHERE q.site = x.site AND q.at < x.at""",
+            snap_sites, [p.snapshots[s][0] for s in snap_sites])
+    if p.windows:
+        keys6 = sorted(p.windows)
+        ws = [p.windows[k] for k in keys6]
+        await conn.execute(
+            """INSERT INTO site_windows (site, window_no, state, staff_id, since, at, staffed_on)
+               SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[],
+                                    $6::timestamptz[], $7::date[])
+               ON CONFLICT (site, window_no) DO UPDATE SET
+                   since = CASE WHEN site_windows.state = EXCLUDED.state THEN site_windows.since
+                                ELSE EXCLUDED.since END,
+                   state = EXCLUDED.state, staff_id = EXCLUDED.staff_id, at = EXCLUDED.at,
+                   staffed_on = GREATEST(site_windows.staffed_on, EXCLUDED.staffed_on)
+               WHERE EXCLUDED.at >= site_windows.at""",
+            [k[0] for k in keys6], [k[1] for k in keys6], [w.state for w in ws], [w.staff_id for w in ws],
+            [w.since for w in ws], [w.at for w in ws], [w.staffed_on for w in ws])
+    if p.complaints:
+        ids = sorted(p.complaints, key=str)
+        cs = [p.complaints[i] for i in ids]
+        await conn.execute(
+            """INSERT INTO complaints (complaint_id, site, rating_id, opened_at, due_at, closed_at, overdue)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::timestamptz[],
+                                    $6::timestamptz[], $7::bool[])
+               ON CONFLICT (complaint_id) DO UPDATE SET
+                   opened_at = coalesce(complaints.opened_at, EXCLUDED.opened_at),
+                   due_at = coalesce(EXCLUDED.due_at, complaints.due_at),
+                   closed_at = coalesce(complaints.closed_at, EXCLUDED.closed_at),
+                   overdue = complaints.overdue OR EXCLUDED.overdue""",
+            ids, [c["site"] for c in cs], [c["rating_id"] for c in cs], [c["opened_at"] for c in cs],
+            [c["due_at"] for c in cs], [c["closed_at"] for c in cs], [c["overdue"] for c in cs])
+    if p.cases:
+        ids = sorted(p.cases, key=str)
+        cs = [p.cases[i] for i in ids]
+        await conn.execute(
+            """INSERT INTO cases (case_id, site, accepted_at, due_at, warned, completed_at, overdue)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[],
+                                    $6::timestamptz[], $7::bool[])
+               ON CONFLICT (case_id) DO UPDATE SET
+                   accepted_at = coalesce(cases.accepted_at, EXCLUDED.accepted_at),
+                   due_at = coalesce(EXCLUDED.due_at, cases.due_at),
+                   warned = CASE WHEN 'red' IN (cases.warned, EXCLUDED.warned) THEN 'red'
+                                 ELSE coalesce(EXCLUDED.warned, cases.warned) END,
+                   completed_at = coalesce(cases.completed_at, EXCLUDED.completed_at),
+                   overdue = cases.overdue OR EXCLUDED.overdue""",
+            ids, [c["site"] for c in cs], [c["accepted_at"] for c in cs], [c["due_at"] for c in cs],
+            [c["warned"] for c in cs], [c["completed_at"] for c in cs], [c["overdue"] for c in cs])
+    changed: list[int] = []
+    if p.opens:
+        changed += await open_alerts(conn, [(c, at) for _, (c, at) in sorted(p.opens.items())])
+    if p.resolves:
+        changed += await resolve_alerts(conn, [(*k, at, "auto", note)
+                                               for k, (at, note) in sorted(p.resolves.items())])
+    return changed
+
+
+async def open_alerts(conn: asyncpg.Connection, items: Iterable[tuple[al.Candidate, datetime]]) -> list[int]:
+    """Open each alert unless one is already unresolved for its (site, kind, subject) — then refresh it.
+    Returns the ids of the alerts newly opened."""
+    rows = list({c.key: (c, at) for c, at in items}.values())
+    if not rows:
+        return []
+    found = await conn.fetch(
+        """INSERT INTO alerts (site, kind, subject, severity, message, value, detail, opened_at, last_seen_at)
+           SELECT s, k, sj, sv, m, v, dt::jsonb, a, a
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                       $8::timestamptz[]) AS x(s, k, sj, sv, m, v, dt, a)
+           ON CONFLICT (site, kind, subject) WHERE state <> 'resolved' DO UPDATE
+           SET last_seen_at = GREATEST(alerts.last_seen_at, EXCLUDED.last_seen_at), message = EXCLUDED.message,
+               value = EXCLUDED.value
+           RETURNING id, (xmax = 0) AS inserted""",
+        [c.site for c, _ in rows], [c.kind for c, _ in rows], [c.subject for c, _ in rows],
+        [c.severity for c, _ in rows], [c.message for c, _ in rows], [c.value for c, _ in rows],
+        [json.dumps(c.detail, ensure_ascii=False, default=str) for c, _ in rows], [at for _, at in rows])
+    return [r["id"] for r in found if r["inserted"]]
+
+
+async def resolve_alerts(conn: asyncpg.Connection, items: Iterable[tuple[str, str, str, datetime, str, str]]
+                         ) -> list[int]:
+    """Resolve the unresolved alert of each (site, kind, subject, at, by, note); returns the ids resolved."""
+    rows = list({(i[0], i[1], i[2]): i for i in items}.values())
+    if not rows:
+        return []
+    found = await conn.fetch(
+        """UPDATE alerts a SET state = 'resolved', resolved_at = x.at, resolved_by = x.by, note = x.note
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+                AS x(site, kind, subject, at, by, note)
+           WHERE a.site = x.site AND a.kind = x.kind AND a.subject = x.subject AND a.state <> 'resolved'
+           RETURNING a.id""",
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+        [r[4] for r in rows], [r[5] for r in rows])
+    return [r["id"] for r in found]

@@ -50,7 +50,8 @@ class ClerkClaims:
     window_no: int
     session_id: uuid.UUID
     expires_at: int
-    role: str = "clerk"
+    role: str = "clerk"  # clerk (at a window), manager (值班长), backoffice (后台办理, window 0)
+    department: str | None = None  # a back-office clerk's department (科室), e.g. 工伤保险科
 
 
 def _b64(b: bytes) -> str:
@@ -65,7 +66,8 @@ def issue_token(secret: str, claims: ClerkClaims) -> str:
     body = _b64(json.dumps({
         "site": claims.site, "sub": claims.staff_id, "win": claims.window_no,
         "sid": str(claims.session_id), "exp": claims.expires_at, "role": claims.role,
-    }, separators=(",", ":")).encode())
+        **({"dept": claims.department} if claims.department else {}),
+    }, separators=(",", ":"), ensure_ascii=False).encode())
     sig = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
     return f"{body}.{sig}"
 
@@ -83,6 +85,7 @@ def verify_token(secret: str, token: str, *, site: str, now: float | None = None
         claims = ClerkClaims(
             site=data["site"], staff_id=data["sub"], window_no=int(data["win"]),
             session_id=uuid.UUID(data["sid"]), expires_at=int(data["exp"]), role=data.get("role", "clerk"),
+            department=data.get("dept"),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken("malformed token") from exc

@@ -128,11 +128,16 @@ def format_table(doc: dict[str, Any]) -> str:
     for s in doc["sites"]:
         if s["entry"]:
             out.append(f"  {s['id']}: screens (取号机 kiosk, 呼叫器 console, 综合屏 display, 评价器 pad, "
-                       f"值班长 manager) at {s['entry']}")
+                       f"值班长 manager, 后台 backoffice) at {s['entry']}")
         if s["staff"]:
             first = s["staff"][0]
             out.append(f"  {s['id']}: {len(s['staff'])} demo clerks, e.g. {first['staff_id']} / {first['password']} "
                        f"at window {first['window_no']} (demo-only passwords; all in stack.json)")
+        if s.get("backoffice") and s["entry"]:
+            bo = s["backoffice"][0]
+            depts = len({b["department"] for b in s["backoffice"]})
+            out.append(f"  {s['id']}: back office (后台办理) at {s['entry']}backoffice, {len(s['backoffice'])} clerks "
+                       f"in {depts} departments, e.g. {bo['staff_id']} / {bo['password']} ({bo['department']})")
     return "\n".join(out)
 
 

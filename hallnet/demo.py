@@ -8,7 +8,10 @@ What comes from the seeds: 株洲市人社局 runs three halls — 养老保险 
 (邮政银行收费窗口) and 27 township stations such as 宝盖镇's; matter names (退休审批, 转移接续, 异地就医备案,
 门诊慢性病登记, 生育津贴, 灵活就业人员补缴, 社保卡补办, 小额担保贷款, 职业技能培训 …) and service times
 ("社保续保缴费最快只要5分钟", "补办医保卡 … 不超过10分钟"). Staff names are generated (they are
-employees, not people from the seeds); demo passwords are ``<staff_id>pw`` and are for demos only.
+employees, not people from the seeds); demo passwords are ``<staff_id>pw`` and are for demos only. Each site
+also has back-office clerks (后台, ``staff[].backoffice``: the department) for each department that processes its
+promised matters (承诺件), the departments named as in the matters catalog: two per department, as a case's
+复核 (recheck) is someone else's than its 审核 (review).
 """
 
 from __future__ import annotations
@@ -146,6 +149,8 @@ POLICY: dict[str, int] = {
     "preference_step_s": 600, "max_calls": 3, "no_show_after_calls": 2, "requeue_positions": 3,
 }
 
+BACKOFFICE_PER_DEPARTMENT = 2  # 审核 and 复核 of one case are two people
+
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏"
             "吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛龚邵万严覃戴")
 _GIVEN_NAMES = ("娟 敏 静 丽 芳 燕 霞 玲 婷 洁 慧 颖 琳 莉 萍 雪梅 秀英 桂兰 丽华 海燕 红梅 晓燕 建华 建军 志强 志刚 "
@@ -229,8 +234,41 @@ def build_site(spec: SiteSpec) -> dict[str, Any]:
         "windows": windows,
         "staff": [{"staff_id": c.staff_id, "name": c.name, "password": f"{c.staff_id}pw",
                    "roles": [[n, r] for n, r in c.roles]} for c in clerks]
-        + [_hall_manager(clerks[0].staff_id[:2])],
+        + [_hall_manager(clerks[0].staff_id[:2])]
+        + _back_office(spec, [str(m["matter_id"]) for m in matters]),
     }
+
+
+def backoffice_departments(matter_ids: list[str]) -> list[str]:
+    """The departments (科室, as the matters catalog names them) that process the promised matters (承诺件) among
+    ``matter_ids``: each matter's own and those of its back-office steps, in catalog order."""
+    from services.matters.catalog import load_catalog  # the catalog is the one source of department names
+
+    wanted = set(matter_ids)
+    out: list[str] = []
+    for spec in load_catalog():
+        if spec.id in wanted and spec.kind.value == "promised":
+            steps: list[str | None] = [s.department for s in spec.back_office_steps]
+            for dept in [spec.department, *steps]:
+                if dept and dept not in out:
+                    out.append(dept)
+    return out
+
+
+def _back_office(spec: SiteSpec, matter_ids: list[str]) -> list[dict[str, Any]]:
+    """Two back-office clerks (后台) per department that processes the site's promised matters (前台受理, 后台办理): a
+    case's 复核 (recheck) is done by someone other than its 审核 (review). Staff ids are the site's letters, 8, the
+    department's number and 1 or 2; they serve at no window."""
+    rng = random.Random(f"hallnet-demo-backoffice-{spec.site}")  # noqa: S311  (demo names, not secrets)
+    departments = backoffice_departments(matter_ids)
+    names = iter(_names(rng, BACKOFFICE_PER_DEPARTMENT * len(departments)))
+    out = []
+    for i, dept in enumerate(departments, start=1):
+        for n in range(1, BACKOFFICE_PER_DEPARTMENT + 1):
+            staff_id = f"{spec.staff_prefix}8{i:02d}{n}"
+            out.append({"staff_id": staff_id, "name": next(names), "password": f"{staff_id}pw", "roles": [],
+                        "backoffice": dept})
+    return out
 
 
 def _hall_manager(letters: str) -> dict[str, Any]:

@@ -39,6 +39,7 @@ LOCAL_USER = "hallnet"
 CENTRAL_DOMAIN = "central"
 CENTRAL_STREAM = "CENTRAL"
 DAY_S = 86_400
+SITE_ONLY = ("svc.>",)  # core-NATS requests between a site's services (CONTRACT.md): never over the leaf
 
 
 def site_stream_name(site: str) -> str:
@@ -218,8 +219,10 @@ def render_leaf(s: SiteLeaf, central_leaf_url: str, *, host: str = "127.0.0.1") 
         "leafnodes {",
         "  remotes: [",
         # only the URLs listed: a hub advertises its own leaf address (internal, behind NAT, or — in tests — the far
-        # side of a cut link); a site reaches central only the way its configuration says
-        f"    {{ urls: {_q(urls)}, account: {_q(ACCOUNT)}, ignore_discovered_servers: true }}",
+        # side of a cut link); a site reaches central only the way its configuration says. Requests between the
+        # site's services (svc.>, e.g. the applicant's phone to notify) never cross to central, nor come from it.
+        f"    {{ urls: {_q(urls)}, account: {_q(ACCOUNT)}, ignore_discovered_servers: true,",
+        f"      deny_exports: {_q(list(SITE_ONLY))}, deny_imports: {_q(list(SITE_ONLY))} }}",
         "  ]",
         "}",
         "",

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse as up
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,3 +186,36 @@ async def stop_children(children: list[Child], timeout_s: float = 10.0) -> None:
         for c in group:
             c.terminate()
         await asyncio.gather(*(c.wait_stopped(timeout_s) for c in group))
+
+
+# --- how a service of a site is started ------------------------------------------------------------
+def service_module(name: str) -> str:
+    """The module ``hallnet up`` runs for a service: ``services.<name>``, except the matters service, which runs
+    through ``hallnet.devclock`` (the same app; a request may be dated in the past, so the demo can hold cases
+    accepted days ago and show their yellow and red cards: development only, see that module)."""
+    return "hallnet.devclock" if name == "matters" else f"services.{name}"
+
+
+def database_url(base: str | None, pg_port: int | None, database: str) -> str:
+    """Per-service database on the embedded server, or substituted into the path of ``base``."""
+    if base:
+        return up.urlunsplit(up.urlsplit(base)._replace(path=f"/{database}"))
+    return f"postgresql://postgres@127.0.0.1:{pg_port}/{database}"
+
+
+def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_url: str, port: int,
+                token_secret: str, seed_file: Path, data_key: str = "", notify_key: str = "") -> dict[str, str]:
+    env = {
+        "HALLNET_SITE": site, "HALLNET_SITE_NAME": site_name, "HALLNET_SERVICE": service,
+        "NATS_URL": nats_url, "DATABASE_URL": db_url,
+        "HALLNET_HTTP_HOST": "127.0.0.1", "HALLNET_HTTP_PORT": str(port),
+        "HALLNET_TOKEN_SECRET": token_secret, "HALLNET_SEED_FILE": str(seed_file),
+        "HALLNET_ENFORCE_OFFICE_HOURS": "false", "HALLNET_LOG_FORMAT": "json",
+    }
+    if service == "ratings":  # behind the site gateway: the client's address is the last X-Forwarded-For entry
+        env["HALLNET_RATINGS_TRUST_FORWARDED_FOR"] = "true"
+    if data_key:  # keys for personal data at rest (per site, from secrets.json): applicants, phone numbers
+        env["HALLNET_MATTERS_DATA_KEY"] = data_key
+        env["HALLNET_NOTIFY_DATA_KEY"] = notify_key or data_key
+        env["HALLNET_RATINGS_DATA_KEY"] = data_key  # citizens' rating texts (差评 words)
+    return env

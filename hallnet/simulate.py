@@ -7,7 +7,14 @@ then starts again; arrivals follow a morning peak (9–11), a lunch lull (ticket
 and a smaller afternoon peak, matters are weighted by how common they are, service times follow a
 lognormal spread around each matter's ``service_s``, 5% of citizens are absent when called (recalled
 once, then marked 过号/no-show) and about 5% take the green channel (绿色通道). About 80% of windows
-are staffed by their A-role clerk, who loops: call next, start, serve, complete.
+are staffed by their A-role clerk, who loops: call next, start, serve, complete (``sim_traffic.py``).
+
+Around the windows (``sim_desk.py``, ``sim_ratings.py``): a promised matter's ticket becomes an application (受理;
+15% lack a material: 422 and the 一次性告知单), each department's back-office clerk works its worklist over the
+simulated days (steps, a suspension now and then, completion, 通知领取), citizens collect their certificates; the
+last weeks' cases are played back once through the development clock, so yellow and red cards (黄牌/红牌) are
+there from the start; 20% of services are rated on the pad (8% of them badly), and the duty manager follows every
+差评 up; 10% of ticket holders leave a phone for SMS. Applicants and phones are made up and never printed.
 """
 
 from __future__ import annotations
@@ -16,108 +23,34 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import random
 import sys
 import time
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from hallnet.sim_desk import CaseDesk
+from hallnet.sim_ratings import RatingDesk
+from hallnet.sim_traffic import (
+    DAILY_VISITORS,
+    GREEN_RATE,
+    MATTER_WEIGHTS,
+    NO_SHOW_RATE,
+    STAFFED_SHARE,
+    VISITORS_PER_WINDOW,
+    SimClock,
+    arrival_rate,
+    hhmm,
+    pick_staffed_windows,
+    poisson,
+    sample_service_s,
+)
+
 API = "/queue/api/v1"
-DAY_START_MIN, DAY_END_MIN = 8 * 60 + 15, 17 * 60 + 45  # the simulated day loops over 08:15–17:45
-MORNING = (8 * 60 + 30, 12 * 60)
-LUNCH = (12 * 60, 14 * 60 + 30)
-AFTERNOON = (14 * 60 + 30, 17 * 60 + 30)
-# citizens per day: 株洲 "每天接待群众达1000多人次"; 衡南 31 windows; a township station a few dozen
-DAILY_VISITORS = {"zhuzhou": 1100, "hengnan": 900, "baogai": 50}
-VISITORS_PER_WINDOW = 30
-# how common a matter is relative to others (default 1.0); the heavy ones are the everyday ones
-MATTER_WEIGHTS = {
-    "kk-bhk": 3.0, "yb-ydjy": 2.5, "yb-fybx": 2.5, "yl-zgrz": 2.5, "jf-sbjf": 3.0, "yb-mtdj": 1.5,
-    "yl-gxzy": 1.5, "yl-txsq": 1.5, "jy-jydj": 1.5, "sb-bxj": 1.5, "yl-lhjy": 1.5, "kk-sl": 1.5,
-    "yl-cxcb": 2.0, "yb-cxcb": 2.0, "jy-cydk": 0.3, "ld-jcts": 0.3, "gs-ldnl": 0.5, "yl-sfsl": 0.5,
-}
-NO_SHOW_RATE, GREEN_RATE, STAFFED_SHARE = 0.05, 0.05, 0.8
-
-
-# --- pure parts: the arrival curve, sampling --------------------------------------------------
-def arrival_weight(minute: float) -> float:
-    """Relative arrival intensity at ``minute`` of the day (0 outside office hours)."""
-    if MORNING[0] <= minute < MORNING[1]:
-        return 0.6 + 1.6 * math.exp(-0.5 * ((minute - 600) / 55) ** 2)  # peak around 10:00
-    if LUNCH[0] <= minute < LUNCH[1]:
-        return 0.15  # tickets may be taken over lunch, few come
-    if AFTERNOON[0] <= minute < AFTERNOON[1]:
-        taper = min(1.0, 0.3 + 0.7 * (AFTERNOON[1] - minute) / 30)  # fewer in the last half hour
-        return (0.45 + 0.8 * math.exp(-0.5 * ((minute - 915) / 45) ** 2)) * taper  # peak around 15:15
-    return 0.0
-
-
-@lru_cache(maxsize=1)
-def _weight_per_day() -> float:
-    return sum(arrival_weight(m + 0.5) for m in range(24 * 60))
-
-
-def arrival_rate(minute: float, daily_total: float) -> float:
-    """Expected arrivals per minute at ``minute`` of the day, for ``daily_total`` visitors a day."""
-    return daily_total * arrival_weight(minute) / _weight_per_day()
-
-
-def expected_arrivals(start_min: float, end_min: float, daily_total: float, step: float = 0.25) -> float:
-    n = max(1, int((end_min - start_min) / step))
-    width = (end_min - start_min) / n
-    return sum(arrival_rate(start_min + (i + 0.5) * width, daily_total) for i in range(n)) * width
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    """A Poisson draw (Knuth; fine for the small means of one tick)."""
-    if mean <= 0:
-        return 0
-    if mean > 30:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
-def sample_service_s(rng: random.Random, service_s: float, sigma: float = 0.35) -> float:
-    """Service time around ``service_s`` (its median), lognormal, clipped to [0.25×, 3×]."""
-    return min(max(service_s * math.exp(rng.gauss(0.0, sigma)), 0.25 * service_s), 3.0 * service_s)
-
-
-def pick_staffed_windows(rng: random.Random, staff: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
-    """The A-role clerks who sign in: ``share`` of the windows, at least one."""
-    count = max(1, round(len(staff) * share)) if staff else 0
-    return sorted(rng.sample(staff, count), key=lambda s: s["window_no"])
-
-
-@dataclass
-class SimClock:
-    speed: float
-    start_min: float = DAY_START_MIN
-    t0: float = field(default_factory=time.monotonic)
-
-    def elapsed_min(self) -> float:
-        return (time.monotonic() - self.t0) * self.speed / 60.0
-
-    def minute_of_day(self) -> float:
-        span = DAY_END_MIN - DAY_START_MIN
-        return DAY_START_MIN + (self.start_min - DAY_START_MIN + self.elapsed_min()) % span
-
-    async def sleep(self, sim_s: float) -> None:
-        await asyncio.sleep(max(sim_s / self.speed, 0.02))
-
-
-def hhmm(minute: float) -> str:
-    return f"{int(minute // 60):02d}:{int(minute % 60):02d}"
-
 
 # --- one site --------------------------------------------------------------------------------------
 @dataclass
@@ -142,6 +75,9 @@ class SiteSim:
         self.absent: set[str] = set()  # tickets whose holder has left: recalled, then no-show
         self.stats = Stats()
         self.tokens: dict[int, str] = {}
+        self.pending: set[asyncio.Task[None]] = set()  # ratings on their way
+        self.cases = CaseDesk(site, clock, rng, http, self.tokens)  # 受理, 后台办理, 领取 (sim_desk.py)
+        self.ratings = RatingDesk(site, clock, rng, http, self.tokens)  # pad ratings, 差评 follow-up, SMS phones
 
     def _error(self, what: str, r: httpx.Response | Exception) -> None:
         self.stats.errors += 1
@@ -187,6 +123,7 @@ class SiteSim:
         self.stats.green += token is not None
         if self.rng.random() < NO_SHOW_RATE:
             self.absent.add(r.json()["id"])
+        await self.ratings.leave_phone(r.json()["id"])
 
     async def sign_in(self, clerk: dict[str, Any]) -> str | None:
         no = clerk["window_no"]
@@ -252,10 +189,25 @@ class SiteSim:
             return self._error("start", r)
         base = self.service_s.get(ticket.get("matter_id") or "", 420)
         await self.clock.sleep(sample_service_s(self.rng, base))
+        await self.cases.intake(ticket.get("matter_id"), tid, token)  # a promised matter: 受理 (or 一次性告知)
         r = await self.post(f"/tickets/{tid}/complete", token=token)
         if r.status_code != 200:
             return self._error("complete", r)
         self.stats.served += 1
+        rating = asyncio.create_task(self.ratings.after_service(ticket["window_no"], tid))
+        self.pending.add(rating)
+        rating.add_done_callback(self.pending.discard)
+
+    async def case_and_rating_work(self) -> list[Coroutine[Any, Any, Any]]:
+        """What runs besides the windows: the history played back once, a clerk per back-office department, the
+        duty manager following up bad ratings."""
+        work: list[Coroutine[Any, Any, Any]] = []
+        if await self.cases.load():
+            backoffice = self.site.get("backoffice") or []
+            work.append(self.cases.seed_history(backoffice))
+            work += [self.cases.back_office(b) for b in backoffice]
+        work += [self.ratings.duty_manager(m) for m in self.site.get("managers", [])[:1]]
+        return work
 
     async def sign_out_all(self) -> None:
         for no, token in self.tokens.items():
@@ -275,7 +227,7 @@ class SiteSim:
                 f"waiting {'?' if w is None else w}, windows {len(self.tokens)}")
         if s.errors:
             line += f", errors {s.errors} (last: {s.last_error})"
-        return line
+        return f"{line}; {self.cases.stats.line()}; {self.ratings.stats.line()}"
 
 
 # --- the whole federation --------------------------------------------------------------------------
@@ -302,6 +254,7 @@ async def run_simulation(stack: dict[str, Any], *, speed: float = 60.0, minutes:
             clerks = pick_staffed_windows(sim.rng, sim.site.get("staff", []), STAFFED_SHARE)
             tasks += [asyncio.create_task(sim.window(c)) for c in clerks]
             tasks.append(asyncio.create_task(sim.arrivals()))
+            tasks += [asyncio.create_task(t) for t in await sim.case_and_rating_work()]
         print(f"[simulate] speed ×{speed:g}, {len(sims)} sites, clock starts {hhmm(clock.minute_of_day())}",
               flush=True)
         try:
@@ -313,9 +266,9 @@ async def run_simulation(stack: dict[str, Any], *, speed: float = 60.0, minutes:
                     lines = [await sim.report() for sim in sims]
                     print(f"[simulate {hhmm(clock.minute_of_day())}] " + "; ".join(lines), flush=True)
         finally:
-            for t in tasks:
+            for t in tasks + [p for sim in sims for p in sim.pending]:
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *(p for sim in sims for p in sim.pending), return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*(sim.sign_out_all() for sim in sims)), 5.0)
                 for sim in sims:

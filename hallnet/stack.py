@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.parse as up
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,18 @@ from typing import Any
 from hallnet import natsconf
 from hallnet.demo import site_config_path
 from hallnet.embedded import EmbeddedPostgres, nats_server_binary
-from hallnet.procs import Child, Ports, StackError, load_secrets, stop_children, wait_healthy, wait_port
+from hallnet.procs import (
+    Child,
+    Ports,
+    StackError,
+    database_url,
+    load_secrets,
+    service_env,
+    service_module,
+    stop_children,
+    wait_healthy,
+    wait_port,
+)
 
 
 @dataclass(frozen=True)
@@ -59,13 +69,6 @@ def central_available() -> bool:
     return any((root / "central" / "__main__.py").is_file() for root in roots)
 
 
-def database_url(base: str | None, pg_port: int | None, database: str) -> str:
-    """Per-service database on the embedded server, or substituted into the path of ``base``."""
-    if base:
-        return up.urlunsplit(up.urlsplit(base)._replace(path=f"/{database}"))
-    return f"postgresql://postgres@127.0.0.1:{pg_port}/{database}"
-
-
 def start_postgres(state_dir: Path, port: int) -> EmbeddedPostgres:
     """The embedded PostgreSQL with its data under ``<state>/pg`` (kept between runs)."""
     pg = EmbeddedPostgres(state_dir / "pg", port=port, log_file=state_dir / "logs" / "postgres.log")
@@ -81,21 +84,17 @@ def nats_child(name: str, config: Path, log: Path, port: int, tier: int) -> Chil
     return Child(name, [nats_server_binary(), "-c", str(config)], log, tier=tier, port=port)
 
 
-def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_url: str, port: int,
-                token_secret: str, seed_file: Path, data_key: str = "", notify_key: str = "") -> dict[str, str]:
-    env = {
-        "HALLNET_SITE": site, "HALLNET_SITE_NAME": site_name, "HALLNET_SERVICE": service,
-        "NATS_URL": nats_url, "DATABASE_URL": db_url,
-        "HALLNET_HTTP_HOST": "127.0.0.1", "HALLNET_HTTP_PORT": str(port),
-        "HALLNET_TOKEN_SECRET": token_secret, "HALLNET_SEED_FILE": str(seed_file),
-        "HALLNET_ENFORCE_OFFICE_HOURS": "false", "HALLNET_LOG_FORMAT": "json",
+def demo_accounts(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The demo accounts of a site file, as ``stack.json`` lists them: ``staff`` (each window's A clerk),
+    ``managers`` (值班长) and ``backoffice`` (后台, with their department)."""
+    people = config.get("staff", [])
+    return {
+        "staff": [{"staff_id": st["staff_id"], "password": st["password"], "window_no": no}
+                  for st in people for no, role in st["roles"] if role == "A"],
+        "managers": [{"staff_id": st["staff_id"], "password": st["password"]} for st in people if st.get("manager")],
+        "backoffice": [{"staff_id": st["staff_id"], "password": st["password"], "department": st["backoffice"]}
+                       for st in people if st.get("backoffice")],
     }
-    if service == "ratings":  # behind the site gateway: the client's address is the last X-Forwarded-For entry
-        env["HALLNET_RATINGS_TRUST_FORWARDED_FOR"] = "true"
-    if data_key:  # keys for personal data at rest (per site, from secrets.json): applicants, phone numbers
-        env["HALLNET_MATTERS_DATA_KEY"] = data_key
-        env["HALLNET_NOTIFY_DATA_KEY"] = notify_key or data_key
-    return env
 
 
 # --- the federation ------------------------------------------------------------------------------
@@ -109,6 +108,7 @@ class Site:
     services: dict[str, str] = field(default_factory=dict)
     staff: list[dict[str, Any]] = field(default_factory=list)
     managers: list[dict[str, Any]] = field(default_factory=list)  # 值班长: POST /queue/api/v1/manager/sign-in
+    backoffice: list[dict[str, Any]] = field(default_factory=list)  # 后台: POST /queue/api/v1/staff/sign-in
 
 
 class Federation:
@@ -256,16 +256,13 @@ class Federation:
                         env["HALLNET_QUEUE_URL"] = urls["queue"]
                     if "gateway" in urls:
                         env["HALLNET_PUBLIC_URL"] = urls["gateway"]
-                child = Child(f"{site.id}-{spec.name}", [sys.executable, "-m", f"services.{spec.name}"],
+                child = Child(f"{site.id}-{spec.name}", [sys.executable, "-m", service_module(spec.name)],
                               self.logs / f"{site.id}-{spec.name}.log", env=env, tier=3, port=port,
                               health_url=f"http://127.0.0.1:{port}/{spec.name}/api/v1/health")
                 started.append(self._spawn(child))
                 site.services[spec.name] = f"http://127.0.0.1:{port}"
-            config = json.loads(site.config.read_text(encoding="utf-8"))
-            site.staff = [{"staff_id": st["staff_id"], "password": st["password"], "window_no": no}
-                          for st in config["staff"] for no, role in st["roles"] if role == "A"]
-            site.managers = [{"staff_id": st["staff_id"], "password": st["password"]}
-                             for st in config["staff"] if st.get("manager")]
+            accounts = demo_accounts(json.loads(site.config.read_text(encoding="utf-8")))
+            site.staff, site.managers, site.backoffice = accounts["staff"], accounts["managers"], accounts["backoffice"]
         await asyncio.gather(*(wait_healthy(c) for c in started))
 
     async def _ensure_central_stream(self) -> None:
@@ -328,6 +325,7 @@ class Federation:
                        "entry": (f"{s.services['gateway']}/" if "gateway" in s.services
                                  else f"{s.services['queue']}/" if "queue" in s.services else None),
                        "services": s.services, "staff": s.staff, "managers": s.managers,
+                       "backoffice": s.backoffice,
                        "config": str(s.config)} for s in self.sites],
             **self._process_doc(),
             "state_dir": str(self.state_dir),

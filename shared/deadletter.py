@@ -10,12 +10,12 @@ caller's transaction; a message dead-lettered again after a redelivery is kept o
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from nats.aio.msg import Msg
 
 from shared.events.base import Envelope, EventData, PoisonMessage, parse_envelope
@@ -112,9 +112,10 @@ def summary(rows: Sequence[asyncpg.Record]) -> list[dict[str, object]]:
     ]
 
 
-def router(prefix: str) -> APIRouter:
-    """``GET <prefix>/dead-letters``: the latest messages this service refused, with the reason and the payload."""
-    api = APIRouter(prefix=prefix)
+def router(prefix: str, operator: Callable[..., Awaitable[Any]]) -> APIRouter:
+    """``GET <prefix>/dead-letters``: the latest messages this service refused, with the reason and the payload,
+    for the site's operations (``operator``: a dependency that refuses anyone else, e.g. a duty manager)."""
+    api = APIRouter(prefix=prefix, dependencies=[Depends(operator)])
 
     @api.get("/dead-letters")
     async def dead_letters(request: Request,

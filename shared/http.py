@@ -8,20 +8,21 @@ import time
 import types
 import typing
 import urllib.parse
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import SpanKind
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import ClerkClaims, InvalidToken, verify_token
-from shared.errors import HallnetError, Unauthorized
+from shared.errors import Forbidden, HallnetError, Unauthorized
 from shared.logging import get_logger
 from shared.tracing import extract_context, tracer
 
@@ -36,6 +37,21 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404:
 # PostgreSQL refuses NUL in text, and none of them belongs in an id, a name or a query parameter.
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 URL_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# the years a hall's records and calendars can be about: dates outside are a typo or a probe, never a case
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def sane_date(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"日期须在{FIRST_YEAR}–{LAST_YEAR}年之间 / the date must be within {FIRST_YEAR}–{LAST_YEAR}")
+    return value
+
+
+# a date parameter or field of any call (path, query or body)
+SaneDate = Annotated[date, AfterValidator(sane_date)]
+Year = Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]
 
 
 def refuse_control_chars(value: str) -> str:
@@ -84,10 +100,38 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route of that path only; a path served by several routes
+            # (GET and POST /staff) allows all of theirs, and OPTIONS asks exactly that
+            allow = ", ".join(allowed_methods(app, request.scope))
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allow})
+            headers = {**(headers or {}), "Allow": allow}
         code = _STATUS_CODES.get(exc.status_code, "error")
         return JSONResponse(error_body(exc.status_code, code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers)
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    path = scope["path"]
+    methods = {"OPTIONS"}
+    for route in _routes(app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _routes(routes: Any) -> Iterator[Any]:
+    """Every route, also those of included routers (FastAPI keeps them behind the router that includes them)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)
+        else:
+            yield route
 
 
 class ObserveRequests:
@@ -153,7 +197,48 @@ def create_app(service: str, title: str, version: str, lifespan: Any = None) -> 
     )
     install_error_handlers(app)
     install_request_middleware(app)
+    document_errors(app)
     return app
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "a code: the kind (not_found, conflict…) or the rule broken"},
+        "message": {"type": "string", "description": "what went wrong, Chinese first, then English"},
+        "detail": {"type": "object", "description": "more about it (e.g. fields: [{field, message}])"},
+    },
+}
+# every error the edge answers is {error, message, detail?}; which of these a call can answer depends on its
+# parameters and its tokens, so each operation documents them all, with the one body we really send
+ERROR_STATUSES = {400: "bad request (e.g. control characters in the URL)", 401: "no token, or an ended session",
+                  403: "a token without the right", 404: "not found", 409: "a rule of the hall refuses it now",
+                  422: "invalid input", 429: "too many requests (Retry-After)"}
+
+
+def document_errors(app: FastAPI) -> None:
+    """The OpenAPI of ``app`` tells the truth about errors: FastAPI's default 422 body (HTTPValidationError) is
+    replaced by the ``Error`` body this module sends, and every operation lists the error statuses."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Error"] = ERROR_SCHEMA
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                responses = op.setdefault("responses", {})
+                for status, text in ERROR_STATUSES.items():
+                    responses[str(status)] = {"description": text, "content": body}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
 
 
 def bearer_claims(request: Request, secret: str, site: str) -> ClerkClaims:
@@ -227,3 +312,11 @@ async def clerk_claims(request: Request) -> ClerkClaims:
     service's secret and site (``bearer_claims``)."""
     s = request.app.state.runtime.settings
     return bearer_claims(request, s.token_secret, s.site)
+
+
+async def manager_claims(request: Request) -> ClerkClaims:
+    """FastAPI dependency: a duty manager's token of this site (401 without a valid one, 403 for another role)."""
+    claims = await clerk_claims(request)
+    if claims.role != "manager":
+        raise Forbidden("需要值班长权限 / a duty manager's token is required")
+    return claims

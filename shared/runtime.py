@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +25,7 @@ from shared.bus import Bus, redact_url
 from shared.db import create_pool, ensure_database, migrate
 from shared.events.base import make_event
 from shared.events.site import SiteHeartbeat
-from shared.http import create_app
+from shared.http import create_app, manager_claims
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.sessions import EndedSessions
@@ -32,6 +33,7 @@ from shared.settings import Settings
 from shared.tracing import configure_tracing
 
 log = get_logger("runtime")
+PROBLEM_S = 120.0  # a reported problem counts for this long after its last report
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]], timeout_s: float = 5.0) -> None:
@@ -66,6 +68,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[Any]]] = []
         self._health: dict[str, Callable[[], Any]] = {}
+        # background tasks (or settings) failing now: name -> (monotonic time of the failure, what failed)
+        self._problems: dict[str, tuple[float, str]] = {}
 
     @property
     def db(self) -> asyncpg.Pool:
@@ -111,11 +115,12 @@ class Runtime:
                     return
                 except asyncio.CancelledError:
                     raise
-                except Exception:
+                except Exception as exc:
                     task = asyncio.current_task()
                     if task is not None and task.cancelling():
                         raise asyncio.CancelledError from None
                     log.exception("task_crashed", task=name)
+                    self.report_problem(name, f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(1.0)
 
         self._tasks.append(asyncio.create_task(supervised(), name=name))
@@ -123,6 +128,18 @@ class Runtime:
     def at_stop(self, close: Callable[[], Awaitable[Any]]) -> None:
         """Close ``close`` when the runtime stops (after its tasks, last registered first)."""
         self._closers.append(close)
+
+    def report_problem(self, name: str, what: str) -> None:
+        """Something of this service fails (a background loop, a stored setting): health says ``degraded`` with
+        ``problems`` (and so does the heartbeat central sees) for the next ``PROBLEM_S`` seconds; a loop that keeps
+        failing keeps it so."""
+        self._problems[name] = (time.monotonic(), what[:300])
+
+    def problems(self) -> dict[str, str]:
+        now = time.monotonic()
+        for name in [n for n, (at, _) in self._problems.items() if now - at > PROBLEM_S]:
+            del self._problems[name]
+        return {name: what for name, (_, what) in self._problems.items()}
 
     def add_health(self, name: str, report: Callable[[], Any]) -> None:
         """An extra section ``name`` in the health answer (e.g. central's ingest counters)."""
@@ -132,7 +149,7 @@ class Runtime:
         s = self.settings
         while True:
             with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
-                ok = await self.db_ok()
+                ok = await self.db_ok() and not self.problems()
                 env = make_event(s.site, SiteHeartbeat(services={s.service: "ok" if ok else "degraded"},
                                                        version=s.version))
                 await self.bus.publish(env)
@@ -152,10 +169,12 @@ class Runtime:
         pending = None
         if db:
             pending = await self.db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        problems = self.problems()
         return {
-            "status": "ok" if db and nats_ok else "degraded",
+            "status": "ok" if db and nats_ok and not problems else "degraded",
             "site": s.site, "service": s.service, "version": s.version,
             "checks": {"database": db, "nats": nats_ok, "outbox_pending": pending},
+            **({"problems": problems} if problems else {}),
             **{name: report() for name, report in self._health.items()},
         }
 
@@ -187,9 +206,11 @@ Build = Callable[[Runtime], Awaitable[dict[str, Any]]]
 
 def service_app(settings: Settings, *, title: str, migrations: Sequence[str], build: Build,
                 routers: Sequence[APIRouter], follow_sessions: bool = True,
-                configure: Callable[[FastAPI], None] | None = None) -> FastAPI:
-    """A service as an ASGI app: ``/<service>/api/v1/health`` and ``/dead-letters`` plus ``routers``; the runtime
-    starts in the lifespan, then ``build`` runs on it; on shutdown (or a failed start) everything stops."""
+                configure: Callable[[FastAPI], None] | None = None,
+                operator: Callable[..., Awaitable[Any]] = manager_claims) -> FastAPI:
+    """A service as an ASGI app: ``/<service>/api/v1/health`` and ``/dead-letters`` (for ``operator``, by default
+    the site's duty manager) plus ``routers``; the runtime starts in the lifespan, then ``build`` runs on it; on
+    shutdown (or a failed start) everything stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -215,7 +236,7 @@ def service_app(settings: Settings, *, title: str, migrations: Sequence[str], bu
         return await request.app.state.runtime.health()
 
     app.include_router(health)
-    app.include_router(deadletter.router(prefix))
+    app.include_router(deadletter.router(prefix, operator))
     for router in routers:
         app.include_router(router)
     return app

@@ -18,9 +18,10 @@ from shared.events.base import EventData
 # --- the kinds --------------------------------------------------------------------------------------------------
 SEVERITY = {"offline": "red", "case_red": "red", "complaint_overdue": "red", "long_wait": "yellow",
             "queue_long": "yellow", "empty_window": "yellow", "late_start": "yellow", "early_leave": "yellow",
-            "bad_rating": "yellow", "case_yellow": "yellow", "sms_failure": "yellow"}
+            "bad_rating": "yellow", "case_yellow": "yellow", "sms_failure": "yellow", "service_degraded": "yellow"}
 # kinds the evaluator opens and resolves from the current state (the others come with events: EVENT_ALERTS)
-CONDITION_KINDS = ("offline", "long_wait", "queue_long", "empty_window", "late_start", "early_leave", "sms_failure")
+CONDITION_KINDS = ("offline", "long_wait", "queue_long", "empty_window", "late_start", "early_leave", "sms_failure",
+                   "service_degraded")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class SiteState:
     sms_sent: int = 0  # in the last sms_window_min
     sms_failed: int = 0
     open_alerts: list[dict[str, Any]] = field(default_factory=list)  # {kind, subject, detail} unresolved
+    services: dict[str, str] = field(default_factory=dict)  # service -> its latest heartbeat status (ok/degraded)
 
 
 def session_at(cfg: SiteConfig, at: datetime, is_workday: Callable[[date], bool]) -> tuple[datetime, datetime] | None:
@@ -141,6 +143,11 @@ def evaluate(s: SiteState, t: Thresholds, now: datetime, is_workday: Callable[[d
                                      f"{w.window_no}号窗口 {w.since:%H:%M} 提前签退 / signed out before closing",
                                      detail={"window_no": w.window_no, "session_end": end.isoformat(),
                                              "signed_out_at": w.since.isoformat()}))
+    for name, status in sorted(s.services.items()) if is_online else []:
+        if status != "ok":  # its database is away, or a background loop keeps failing (its health says which)
+            out.append(Candidate(site, "service_degraded", f"service:{name}",
+                                 f"{name} 服务异常（{status}） / service {name} is {status}",
+                                 detail={"service": name, "status": status}))
     sms_total = s.sms_sent + s.sms_failed
     if sms_total >= t.sms_min_messages and s.sms_failed / sms_total > t.sms_failure_rate:
         rate = s.sms_failed / sms_total

@@ -5,17 +5,18 @@ a supervisor's token (``POST /sign-in``)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, create_model
+from pydantic.fields import FieldInfo
 
+from services.central import domain as d
 from services.central import reports
 from services.central.app import PREFIX, CentralApp
 from shared import errors
-from shared.http import StrictIn, state_dependency
+from shared.http import SaneDate, StrictIn, state_dependency
 
 router = APIRouter(prefix=PREFIX)
 App = Annotated[CentralApp, Depends(state_dependency("central"))]
@@ -37,20 +38,17 @@ class NoteIn(StrictIn):
     note: str | None = Field(None, max_length=1000)
 
 
-class ThresholdsIn(StrictIn):
-    """Any subset of the thresholds; the others keep their values."""
+def _optional(f: FieldInfo) -> tuple[Any, FieldInfo]:
+    """The field as optional (default None) with its bounds kept."""
+    annotation: Any = f.annotation
+    bounded: Any = Annotated[(annotation | None, *f.metadata)]
+    return annotation | None, FieldInfo.from_annotated_attribute(bounded, None)
 
-    long_wait_s: int | None = None
-    queue_per_window: float | None = None
-    empty_window_min: int | None = None
-    start_grace_min: int | None = None
-    leave_grace_min: int | None = None
-    early_leave_lookback_min: int | None = None
-    bad_rating_level: int | None = None
-    offline_after_s: int | None = None
-    sms_failure_rate: float | None = None
-    sms_window_min: int | None = None
-    sms_min_messages: int | None = None
+
+# Any subset of the thresholds, each with the bounds of ``Thresholds`` (so the OpenAPI shows them and a value
+# out of range is refused at the edge); the others keep their values.
+_THRESHOLD_FIELDS: dict[str, Any] = {name: _optional(f) for name, f in d.Thresholds.model_fields.items()}
+ThresholdsIn: Any = create_model("ThresholdsIn", __base__=StrictIn, **_THRESHOLD_FIELDS)
 
 
 def _site_id(site: str) -> str:
@@ -84,7 +82,7 @@ async def verify_rating_chain(site: str, app: App) -> dict[str, Any]:
 
 
 @router.get("/sites/{site}/series")
-async def site_series(site: str, app: App, day: date | None = None,
+async def site_series(site: str, app: App, day: SaneDate | None = None,
                       month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None) -> dict[str, Any]:
     """Waits and satisfaction of one site by hour of ``day`` (default today) or by day of ``month``."""
     _site_id(site)
@@ -133,7 +131,7 @@ def _csv(text: str, name: str) -> Response:
 
 
 @router.get("/reports/daily")
-async def daily_report(app: App, day: Annotated[date, Query(alias="date")],
+async def daily_report(app: App, day: Annotated[SaneDate, Query(alias="date")],
                        format: Literal["json", "csv"] = "json") -> Any:
     """Tickets, served, no-shows, waits (average, p90), service time, satisfaction, participation, overdue rate,
     complaints per site and for the region, with rankings; ``format=csv`` for Excel."""

@@ -4,6 +4,7 @@ writes; nothing here holds personal data (events carry none)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 
 from services.central import alerts as al
 from services.central import domain as d
@@ -58,6 +60,7 @@ class CentralApp:
         self.configs: dict[str, d.SiteConfig] = {s.id: s for s in settings.sites()}
         self.thresholds = settings.default_thresholds()
         self.thresholds_meta: dict[str, Any] = {"updated_at": None, "updated_by": None}
+        self.thresholds_problem: str | None = None  # stored thresholds that could not be used (health: degraded)
         self._years_warned: set[int] = set()
         self.calendar = WorkCalendar(on_unknown_year=self._unknown_year)
         self._last_eval = 0.0
@@ -83,7 +86,12 @@ class CentralApp:
             row = await self.store.thresholds(conn)
         if row is not None:
             merged = {**self.thresholds.model_dump(), **row["values"]}
-            self.thresholds = d.Thresholds.model_validate(merged)
+            try:
+                self.thresholds = d.Thresholds.model_validate(merged)
+            except ValidationError as exc:  # saved before today's bounds: the defaults stand until a supervisor saves
+                self.thresholds_problem = f"saved thresholds out of range, defaults used: {exc.error_count()} errors"
+                log.error("stored_thresholds_invalid", errors=exc.error_count())
+                return
             self.thresholds_meta = {"updated_at": _iso(row["updated_at"], self.tz), "updated_by": row["updated_by"]}
 
     # --- the wall -------------------------------------------------------------------------------------------------
@@ -190,7 +198,8 @@ class CentralApp:
                 s["site"]: al.SiteState(site=s["site"], config=self.config(s["site"]),
                                         last_heartbeat_at=last_seen(s),
                                         sms_sent=sms.get(s["site"], (0, 0))[0],
-                                        sms_failed=sms.get(s["site"], (0, 0))[1]) for s in sites}
+                                        sms_failed=sms.get(s["site"], (0, 0))[1],
+                                        services=service_statuses(s["services"])) for s in sites}
             for q in queues:
                 if q["site"] in states:
                     states[q["site"]].queues.append(dict(q))
@@ -258,6 +267,7 @@ class CentralApp:
         async with self.pool.acquire() as conn:
             await self.store.save_thresholds(conn, new.model_dump(), who, now)
         self.thresholds = new
+        self.thresholds_problem = None
         self.thresholds_meta = {"updated_at": iso(now), "updated_by": who}
         log.info("thresholds_changed", by=who, fields=sorted(changes))
         return self.thresholds_view()
@@ -294,3 +304,9 @@ class CentralApp:
 
     def today(self) -> date:
         return self.now().date()
+
+
+def service_statuses(services: Any) -> dict[str, str]:
+    """``sites.services`` (``{service: {status, at}}``, from heartbeats) as ``{service: status}``."""
+    raw = json.loads(services) if isinstance(services, str) else (services or {})
+    return {name: str(v.get("status", "ok")) for name, v in raw.items() if isinstance(v, dict)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
@@ -55,19 +56,54 @@ def percentile(hist: Mapping[int, int], q: float) -> int | None:
     return max(hist)  # unreachable: the counts add up to n
 
 
-# --- ratings ----------------------------------------------------------------------------------------------------
-SCALE_TOP = {"national5": 5, "seeds4": 4}
+# --- ratings: counted as the nation counts (好差评) -------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScaleRule:
+    """How a scale's levels count: 好评 (satisfied) at or above ``satisfied_min``, 差评 at or below ``bad_max``."""
+
+    satisfied_min: int
+    bad_max: int
+
+
+# national: 5 非常满意 4 满意 3 基本满意 are 好评, 2 不满意 1 非常不满意 差评; the seeds' four levels: 一般 (2) is the
+# 基本满意 of that scale (its default), 不满意 (1) the 差评
+SCALE_RULES = {"national5": ScaleRule(satisfied_min=3, bad_max=2), "seeds4": ScaleRule(satisfied_min=2, bad_max=1)}
+
+
+def scale_rule(scale: str | None) -> ScaleRule:
+    """The rule of a scale (the national one for an unknown or missing name)."""
+    return SCALE_RULES.get(scale or "national5", SCALE_RULES["national5"])
 
 
 def is_satisfied(level: int, scale: str | None) -> bool:
-    """满意: one of the scale's top two levels (5/4 on the national scale, 4/3 on the seeds' four-level one)."""
-    return level >= SCALE_TOP.get(scale or "national5", 5) - 1
+    """好评: 基本满意 and better (levels ≥ 3 of 5; ≥ 2 of the seeds' 4)."""
+    return level >= scale_rule(scale).satisfied_min
+
+
+def rating_counters(kind: str, level: int, scale: str | None) -> dict[str, int]:
+    """THE counting rule at central: what one standing rating adds to its day's figures. A given rating counts in
+    ``rated``, one that defaulted (no answer in time, 基本满意) in ``defaulted``; either is ``satisfied`` at 好评 levels
+    and ``bad`` at 差评 levels of its scale. The hour's series counts ``judged`` (rated + defaulted) and ``satisfied``
+    alike (``hour_counters``)."""
+    rule = scale_rule(scale)
+    return {"rated": int(kind == "submitted"), "defaulted": int(kind == "defaulted"),
+            "satisfied": int(level >= rule.satisfied_min), "bad": int(level <= rule.bad_max)}
+
+
+def voided_counters(counted: Mapping[str, int]) -> dict[str, int]:
+    """A voided rating (申诉复核 upheld) leaves every figure: it takes back what it counted, and counts as voided."""
+    return {**{k: -int(counted.get(k, 0)) for k in ("rated", "defaulted", "satisfied", "bad")}, "voided": 1}
+
+
+def hour_counters(day_counters: Mapping[str, int]) -> dict[str, int]:
+    """The hour series' share of a rating's day counters (``judged`` = rated + defaulted, ``satisfied``)."""
+    return {"judged": day_counters.get("rated", 0) + day_counters.get("defaulted", 0),
+            "satisfied": day_counters.get("satisfied", 0)}
 
 
 def is_bad_rating(level: int, bad_level: int) -> bool:
-    """差评: a level at or below the threshold's ``bad_rating_level``."""
+    """差评 alert: a level at or below the threshold's ``bad_rating_level`` (the supervisors' choice)."""
     return level <= bad_level
-
 
 
 def ratio(num: float, den: float) -> float | None:
@@ -103,21 +139,27 @@ class SiteConfig(BaseModel):
         return [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in self.office_hours]
 
 
+DAY_MIN = 24 * 60
+DAY_S = 24 * 3600
+
+
 class Thresholds(BaseModel):
     """Alert thresholds (告警阈值); defaults from settings, changed at ``PUT /thresholds``."""
 
     model_config = ConfigDict(extra="forbid")
-    long_wait_s: int = Field(1800, ge=60)  # longest wait in any queue above this
-    queue_per_window: float = Field(10.0, gt=0)  # waiting / max(windows open, 1) above this
-    empty_window_min: int = Field(15, ge=1)  # 空窗: a staffed-today window closed or paused this long
-    start_grace_min: int = Field(10, ge=0)  # 迟到: no window signed in this long after opening
-    leave_grace_min: int = Field(10, ge=0)  # 早退: signed out earlier than closing minus this
-    early_leave_lookback_min: int = Field(60, ge=1)  # … and no earlier than closing minus this (else it is 空窗)
+    # bounds a hall would accept (minutes within a day, seconds within a day): a value beyond them is refused before
+    # it is stored, so the evaluator never meets it (a year of minutes overflowed its timedelta once a second)
+    long_wait_s: int = Field(1800, ge=60, le=DAY_S)  # longest wait in any queue above this
+    queue_per_window: float = Field(10.0, gt=0, le=1000)  # waiting / max(windows open, 1) above this
+    empty_window_min: int = Field(15, ge=1, le=DAY_MIN)  # 空窗: a staffed-today window closed or paused this long
+    start_grace_min: int = Field(10, ge=0, le=DAY_MIN)  # 迟到: no window signed in this long after opening
+    leave_grace_min: int = Field(10, ge=0, le=DAY_MIN)  # 早退: signed out earlier than closing minus this
+    early_leave_lookback_min: int = Field(60, ge=1, le=DAY_MIN)  # … and no earlier than closing minus this
     bad_rating_level: int = Field(2, ge=1, le=5)  # 差评: level at or below
-    offline_after_s: int = Field(30, ge=5)  # no heartbeat for this long
+    offline_after_s: int = Field(30, ge=5, le=DAY_S)  # no heartbeat for this long
     sms_failure_rate: float = Field(0.2, gt=0, le=1)
-    sms_window_min: int = Field(30, ge=1)
-    sms_min_messages: int = Field(10, ge=1)
+    sms_window_min: int = Field(30, ge=1, le=DAY_MIN)
+    sms_min_messages: int = Field(10, ge=1, le=100_000)
 
 
 class SiteNotFound(errors.NotFound):
@@ -136,7 +178,7 @@ class InvalidThresholds(errors.Unprocessable):
 
 # --- reports ----------------------------------------------------------------------------------------------------
 COUNTERS = ("issued", "called", "served", "no_shows", "cancelled", "transferred", "wait_sum", "wait_n",
-            "service_sum", "service_n", "rated", "defaulted", "satisfied", "bad", "complaints_opened",
+            "service_sum", "service_n", "rated", "defaulted", "satisfied", "bad", "voided", "complaints_opened",
             "complaints_closed", "complaints_overdue", "cases_accepted", "cases_completed", "cases_overdue",
             "cases_yellow", "cases_red", "sms_sent", "sms_failed")
 
@@ -154,6 +196,7 @@ def figures(c: Mapping[str, int], hist: Mapping[int, int] | None = None,
         "avg_service_s": avg(c.get("service_sum", 0), c.get("service_n", 0)),
         "p90_service_s": percentile(service_hist or {}, 0.9),
         "rated": c.get("rated", 0), "defaulted": c.get("defaulted", 0), "satisfied": c.get("satisfied", 0),
+        "voided": c.get("voided", 0),
         "satisfaction": ratio(c.get("satisfied", 0), judged),
         "participation": ratio(c.get("rated", 0), c.get("served", 0)),
         "bad_ratings": c.get("bad", 0),

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
-from services.central.api import router
+from services.central.api import router, supervisor
 from services.central.app import CentralApp
 from services.central.ingest import BatchResult, Ingest
 from services.central.settings import CentralSettings
@@ -21,17 +21,23 @@ from shared.runtime import Runtime, prepare, serve, service_app
 log = get_logger("central")
 
 
-async def evaluate_loop(central: CentralApp, interval_s: float) -> None:
+async def evaluate_loop(central: CentralApp, runtime: Runtime, interval_s: float) -> None:
     """Alerts that depend on time passing (offline, 空窗, late start) are evaluated now and then, not only after
-    batches; the inbox is pruned once an hour."""
+    batches; the inbox is pruned once an hour. A round that fails is logged and reported on health (``degraded``
+    with ``problems``) while it keeps failing, and the next round tries again: the loop never dies silently."""
     rounds = 0
     while True:
+        if central.thresholds_problem:
+            runtime.report_problem("thresholds", central.thresholds_problem)
         try:
             await central.evaluate()
             if rounds % max(1, int(3600 / interval_s)) == 0:
                 await central.prune()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("alert_evaluation_failed", error=repr(exc))
+        except Exception as exc:
+            log.exception("alert_evaluation_failed")
+            runtime.report_problem("alert_evaluator", f"{type(exc).__name__}: {exc}")
         rounds += 1
         await asyncio.sleep(interval_s)
 
@@ -59,13 +65,13 @@ def build_app(settings: CentralSettings, *, clock: Callable[[], datetime] | None
         runtime.add_health("ingest", lambda: {"applied": ingest.applied, "duplicates": ingest.duplicates,
                                               "dead_lettered": ingest.dead_lettered, "batches": ingest.batches})
         runtime.spawn("ingest", ingest.run)
-        runtime.spawn("alert_evaluator", lambda: evaluate_loop(central, settings.central_eval_interval_s))
+        runtime.spawn("alert_evaluator", lambda: evaluate_loop(central, runtime, settings.central_eval_interval_s))
         runtime.spawn("wall", wall.run)
         return {"central": central, "ingest": ingest, "wall": wall}
 
     return service_app(settings, title="hallnet central supervision (监管中心)",
                        migrations=["services.central.migrations"], build=build, routers=[router],
-                       follow_sessions=False)
+                       follow_sessions=False, operator=supervisor)
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
@@ -18,6 +18,7 @@ from services.central import domain as d
 if TYPE_CHECKING:
     from services.central.projections import BatchProjection
 
+K = TypeVar("K")
 WALL_CHANNEL = "central_wall"  # NOTIFY channel of the wall's server-sent events
 
 
@@ -67,29 +68,9 @@ async def write(conn: asyncpg.Connection, p: BatchProjection) -> list[int]:
                    version = coalesce(EXCLUDED.version, sites.version)""",
             keys, [p.sites[k]["last_event_at"] for k in keys], [p.sites[k]["hb"] for k in keys],
             [json.dumps(p.sites[k]["services"]) for k in keys], [p.sites[k]["version"] for k in keys])
-    if p.days:
-        keys2 = sorted(p.days)
-        cols = ", ".join(d.COUNTERS)
-        arrays = ", ".join(f"${i + 4}::bigint[]" for i in range(len(d.COUNTERS)))
-        sets = ", ".join(f"{c} = site_day.{c} + EXCLUDED.{c}" for c in d.COUNTERS)
-        await conn.execute(
-            f"""INSERT INTO site_day (site, day, first_sign_in_at, {cols})
-                SELECT * FROM unnest($1::text[], $2::date[], $3::timestamptz[], {arrays})
-                ON CONFLICT (site, day) DO UPDATE SET {sets},
-                    first_sign_in_at = LEAST(site_day.first_sign_in_at, EXCLUDED.first_sign_in_at)""",
-            [k[0] for k in keys2], [k[1] for k in keys2], [p.first_sign_in.get(k) for k in keys2],
-            *[[p.days[k][c] for k in keys2] for c in d.COUNTERS])
-    if p.hours:
-        keys3 = sorted(p.hours)
-        cols = ", ".join(d.HOUR_COUNTERS)
-        arrays = ", ".join(f"${i + 4}::bigint[]" for i in range(len(d.HOUR_COUNTERS)))
-        sets = ", ".join(f"{c} = site_hour.{c} + EXCLUDED.{c}" for c in d.HOUR_COUNTERS)
-        await conn.execute(
-            f"""INSERT INTO site_hour (site, day, hour, {cols})
-                SELECT * FROM unnest($1::text[], $2::date[], $3::smallint[], {arrays})
-                ON CONFLICT (site, day, hour) DO UPDATE SET {sets}""",
-            [k[0] for k in keys3], [k[1] for k in keys3], [k[2] for k in keys3],
-            *[[p.hours[k][c] for k in keys3] for c in d.HOUR_COUNTERS])
+    back_days, back_hours = await _ratings(conn, p)  # before the counters: one sorted upsert per table
+    await _add_days(conn, _merged(p.days, back_days), p.first_sign_in)
+    await _add_hours(conn, _merged(p.hours, back_hours))
     if p.hist:
         keys4 = sorted(p.hist)
         await conn.execute(
@@ -176,6 +157,86 @@ async def write(conn: asyncpg.Connection, p: BatchProjection) -> list[int]:
         changed += await resolve_alerts(conn, [(*k, at, "auto", note)
                                                for k, (at, note) in sorted(p.resolves.items())])
     return changed
+
+
+async def _add_days(conn: asyncpg.Connection, days: dict[tuple[str, date], dict[str, int]],
+                    first_sign_in: dict[tuple[str, date], datetime]) -> None:
+    """Add counters (negative ones too: a void) to the (site, day) rows."""
+    keys = sorted(days)
+    await _add(conn, "site_day", ("site", "day", "first_sign_in_at"), ("text", "date", "timestamptz"), d.COUNTERS,
+               [[k[0] for k in keys], [k[1] for k in keys], [first_sign_in.get(k) for k in keys]],
+               [days[k] for k in keys],
+               extra_set=", first_sign_in_at = LEAST(site_day.first_sign_in_at, EXCLUDED.first_sign_in_at)")
+
+
+async def _add_hours(conn: asyncpg.Connection, hours: dict[tuple[str, date, int], dict[str, int]]) -> None:
+    """Add counters to the (site, day, hour) rows."""
+    keys = sorted(hours)
+    await _add(conn, "site_hour", ("site", "day", "hour"), ("text", "date", "smallint"), d.HOUR_COUNTERS,
+               [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]], [hours[k] for k in keys])
+
+
+async def _add(conn: asyncpg.Connection, table: str, key_cols: tuple[str, ...], key_types: tuple[str, ...],
+               counters: tuple[str, ...], keys: list[list[Any]], rows: list[dict[str, int]], *,
+               extra_set: str = "") -> None:
+    """One set-based upsert that adds ``counters`` of ``rows`` to ``table`` (constant names only, values as
+    parameters). The conflict target is every key column but a trailing ``first_sign_in_at``."""
+    if not rows:
+        return
+    conflict = ", ".join(c for c in key_cols if c != "first_sign_in_at")
+    params = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(key_types))
+    arrays = ", ".join(f"${i + 1 + len(key_cols)}::bigint[]" for i in range(len(counters)))
+    sets = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in counters)
+    await conn.execute(
+        f"""INSERT INTO {table} ({", ".join(key_cols)}, {", ".join(counters)})
+            SELECT * FROM unnest({params}, {arrays})
+            ON CONFLICT ({conflict}) DO UPDATE SET {sets}{extra_set}""",
+        *keys, *[[r.get(c, 0) for r in rows] for c in counters])
+
+
+def _merged(into: dict[K, dict[str, int]], more: dict[K, dict[str, int]]) -> dict[K, dict[str, int]]:
+    out = {k: dict(v) for k, v in into.items()}
+    for k, add in more.items():
+        row = out.setdefault(k, {})
+        for c, v in add.items():
+            row[c] = row.get(c, 0) + v
+    return out
+
+
+async def _ratings(conn: asyncpg.Connection, p: BatchProjection
+                   ) -> tuple[dict[tuple[str, date], dict[str, int]], dict[tuple[str, date, int], dict[str, int]]]:
+    """Remember what each new rating counted; then answer what to take back, from the day and hour they counted
+    in, for the ratings voided in this batch (once: a void seen again finds its rating voided already)."""
+    days: dict[tuple[str, date], dict[str, int]] = {}
+    hours: dict[tuple[str, date, int], dict[str, int]] = {}
+    if p.rated:
+        keys = sorted(p.rated)
+        rows = [p.rated[k] for k in keys]
+        await conn.execute(
+            """INSERT INTO rating_counts (site, rating_id, day, hour, rated, defaulted, satisfied, bad)
+               SELECT * FROM unnest($1::text[], $2::uuid[], $3::date[], $4::smallint[], $5::smallint[],
+                                    $6::smallint[], $7::smallint[], $8::smallint[])
+               ON CONFLICT (site, rating_id) DO NOTHING""",
+            [k[0] for k in keys], [k[1] for k in keys], [r[0] for r in rows], [r[1] for r in rows],
+            *[[r[2][c] for r in rows] for c in ("rated", "defaulted", "satisfied", "bad")])
+    if not p.voids:
+        return days, hours
+    keys = sorted(p.voids)
+    taken = await conn.fetch(
+        """UPDATE rating_counts rc SET voided_by = x.by, voided_at = x.at
+           FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::timestamptz[]) AS x(site, rating_id, by, at)
+           WHERE rc.site = x.site AND rc.rating_id = x.rating_id AND rc.voided_at IS NULL
+           RETURNING rc.site, rc.day, rc.hour, rc.rated, rc.defaulted, rc.satisfied, rc.bad""",
+        [k[0] for k in keys], [k[1] for k in keys], [p.voids[k][0] for k in keys], [p.voids[k][1] for k in keys])
+    for r in taken:
+        back = d.voided_counters(dict(r))
+        day = days.setdefault((r["site"], r["day"]), {})
+        for k, v in back.items():
+            day[k] = day.get(k, 0) + v
+        hour = hours.setdefault((r["site"], r["day"], r["hour"]), {})
+        for k, v in d.hour_counters(back).items():
+            hour[k] = hour.get(k, 0) + v
+    return days, hours
 
 
 async def open_alerts(conn: asyncpg.Connection, items: Iterable[tuple[al.Candidate, datetime]]) -> list[int]:

@@ -62,6 +62,9 @@ class BatchProjection:
         self.opens: dict[tuple[str, str, str], tuple[al.Candidate, datetime]] = {}
         self.resolves: dict[tuple[str, str, str], tuple[datetime, str]] = {}
         self.chain: list[tuple[str, int, str, str, str, Any]] = []  # (site, seq, hash, prev, digest, event id)
+        # what each rating counted, where (so that its void can take it back), and the voids of this batch
+        self.rated: dict[tuple[str, uuid.UUID], tuple[date, int, dict[str, int]]] = {}
+        self.voids: dict[tuple[str, uuid.UUID], tuple[uuid.UUID, datetime]] = {}
 
     def add(self, env: Envelope, data: EventData) -> None:
         """Count one new event: the site heard from, its type's aggregation, the alerts it opens or resolves."""
@@ -104,14 +107,17 @@ class BatchProjection:
             staffed_on = max(staffed_on, e.day) if staffed_on else e.day
         self.windows[(e.site, no)] = WindowRow(state, staff_id, since, e.at, staffed_on)
 
-    def _judged(self, e: At, satisfied: bool) -> dict[str, int]:
-        """A rating (submitted or defaulted) in the day's and the hour's satisfaction; returns the day row."""
+    def _rating(self, e: At, rating_id: uuid.UUID, kind: str, level: int, scale: str | None) -> None:
+        """A standing rating (submitted or defaulted) in its day's and hour's figures, counted by the one rule
+        (``domain.rating_counters``), and remembered for a later void."""
+        counted = d.rating_counters(kind, level, scale)
         row = self._day(e.site, e.day)
-        row["satisfied"] += satisfied
+        for k, v in counted.items():
+            row[k] += v
         h = self._hour(e.site, e.day, e.hour)
-        h["judged"] += 1
-        h["satisfied"] += satisfied
-        return row
+        for k, v in d.hour_counters(counted).items():
+            h[k] += v
+        self.rated[(e.site, rating_id)] = (e.day, e.hour, counted)
 
     def _chain(self, e: At, data: rev.RatingSubmitted | rev.RatingDefaulted | rev.RatingVoided) -> None:
         """A rating chain entry as its event tells it (events from before the fields existed carry none)."""
@@ -203,17 +209,16 @@ class BatchProjection:
 
     def rating_submitted(self, e: At, data: rev.RatingSubmitted) -> None:
         self._chain(e, data)
-        row = self._judged(e, d.is_satisfied(data.level, data.scale))
-        row["rated"] += 1
-        if d.is_bad_rating(data.level, self.bad_level):  # its alert: alerts.bad_rating
-            row["bad"] += 1
+        self._rating(e, data.rating_id, "submitted", data.level, data.scale)  # its alert: alerts.bad_rating
 
     def rating_defaulted(self, e: At, data: rev.RatingDefaulted) -> None:
         self._chain(e, data)
-        self._judged(e, d.is_satisfied(data.level, self.scales.get(e.site)))["defaulted"] += 1
+        self._rating(e, data.rating_id, "defaulted", data.level, data.scale or self.scales.get(e.site))
 
     def rating_voided(self, e: At, data: rev.RatingVoided) -> None:
+        """The voided rating leaves every figure of its day: ``projection_store`` takes back what it counted."""
         self._chain(e, data)
+        self.voids.setdefault((e.site, data.voids), (data.rating_id, e.at))
 
     def complaint_opened(self, e: At, data: rev.ComplaintOpened) -> None:
         self._day(e.site, e.day)["complaints_opened"] += 1

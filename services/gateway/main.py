@@ -30,7 +30,7 @@ STATIC = Path(__file__).parent / "static"
 PREFIX = "/gateway/api/v1"
 # page path → file; the pages read their parameters (window, ticket id, invitation id) from the URL
 PAGES = {"/": "index.html", "/kiosk": "kiosk.html", "/console": "console.html", "/display": "display.html",
-         "/pad": "pad.html", "/manager": "manager.html", "/wall": "wall.html"}
+         "/pad": "pad.html", "/manager": "manager.html", "/backoffice": "backoffice.html", "/wall": "wall.html"}
 QR_PATHS = ("/t/", "/r/")  # a QR code only ever points at this site's ticket or rating pages
 
 

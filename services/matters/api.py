@@ -1,21 +1,22 @@
 """HTTP routes of the matters service (thin: parse, call the use case, shape the answer).
 
-Reading the catalog and working days is open; cases need a clerk token (issued by the queue service at
-window sign-in, verified here with the site's shared secret); changing the catalog or the calendar needs
-a hall manager's token. The 一次性告知单 page is open: it shows masked data only, and the citizen reprints it.
+Reading the catalog and working days is open; cases need a staff token (issued by the queue service at
+window sign-in, back-office sign-in or manager sign-in, verified here with the site's shared secret): a window
+clerk accepts cases; back-office staff (后台) see and handle their department's cases only and have the
+worklist; changing the catalog or the calendar needs a hall manager's token. The 一次性告知单 page is open: it
+shows masked data only, and the citizen reprints it.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field
 
-from services.matters import actions
+from services.matters import actions, worklist
 from services.matters import domain as d
 from services.matters.app import MattersApp
 from services.matters.catalog import QUEUE_PATTERN, SiteChange
@@ -23,7 +24,7 @@ from services.matters.deadlines import check_deadlines
 from services.matters.views import PREFIX, matter_view, notice_html
 from shared import errors
 from shared.auth import ClerkClaims
-from shared.http import StrictIn, clerk_claims, state_dependency
+from shared.http import SaneDate, StrictIn, Year, clerk_claims, state_dependency
 from shared.workdays import NoWorkingDays
 
 router = APIRouter(prefix=PREFIX)
@@ -106,7 +107,7 @@ async def reset_matter(matter_id: str, app: App, claims: Clerk) -> dict[str, Any
 
 # --- working days -------------------------------------------------------------------------------------
 @router.get("/working-days")
-async def working_days(app: App, start: date, days: Annotated[int, Query(ge=0, le=365)]) -> dict[str, Any]:
+async def working_days(app: App, start: SaneDate, days: Annotated[int, Query(ge=0, le=365)]) -> dict[str, Any]:
     """The ``days``-th working day after ``start`` (次日起算), with warnings for years counted by weekends."""
     try:
         return await app.working_days(start, days)
@@ -115,19 +116,19 @@ async def working_days(app: App, start: date, days: Annotated[int, Query(ge=0, l
 
 
 @router.get("/calendar/overrides")
-async def calendar_overrides(app: App, year: int | None = None) -> list[dict[str, Any]]:
+async def calendar_overrides(app: App, year: Year | None = None) -> list[dict[str, Any]]:
     return await app.calendar_overrides(year)
 
 
 @router.put("/calendar/overrides/{day}")
-async def set_calendar_override(day: date, body: CalendarDayIn, app: App, claims: Clerk) -> dict[str, Any]:
+async def set_calendar_override(day: SaneDate, body: CalendarDayIn, app: App, claims: Clerk) -> dict[str, Any]:
     """Mark a day a working day or a holiday at this site; due dates of open cases move with it."""
     moved = await app.change_calendar(claims, day, body.workday, body.note)
     return {"day": day.isoformat(), "workday": body.workday, "note": body.note, "cases_moved": moved}
 
 
 @router.delete("/calendar/overrides/{day}")
-async def delete_calendar_override(day: date, app: App, claims: Clerk) -> dict[str, Any]:
+async def delete_calendar_override(day: SaneDate, app: App, claims: Clerk) -> dict[str, Any]:
     moved = await app.change_calendar(claims, day, None, None)
     return {"day": day.isoformat(), "deleted": True, "cases_moved": moved}
 
@@ -149,13 +150,25 @@ async def accept_case(body: CaseIn, app: App, claims: Clerk) -> JSONResponse:
 @router.get("/cases")
 async def list_cases(app: App, claims: Clerk, status: d.Status | None = None, matter_id: str | None = None,
                      mine: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    return await app.list_cases(status=status.value if status else None, matter_id=matter_id,
-                                owner_staff_id=claims.staff_id if mine else None, limit=limit)
+    """Cases newest first, masked, each with ``remaining_working_days`` and ``card`` (``mine=true``: the ones this
+    clerk accepted); back-office staff get their department's only."""
+    return await worklist.list_cases(app, claims, status=status.value if status else None, matter_id=matter_id,
+                                     mine=mine, limit=limit)
+
+
+@router.get("/worklist")
+async def get_worklist(app: App, claims: Clerk, department: Annotated[str | None, Query(max_length=30)] = None,
+                       limit: Annotated[int, Query(ge=1, le=2000)] = 500) -> list[dict[str, Any]]:
+    """后台工作台: open cases, most urgent first (overdue first; suspended ones, with no due date, last):
+    ``[{id, matter_id, matter_name, department, status, accepted_at, due_at, remaining_working_days, card,
+    applicant (masked), window_no, staff_id, next_steps}]``. Back-office token: its department; manager token:
+    every department, or ``department``."""
+    return await worklist.worklist(app, claims, department=department, limit=limit)
 
 
 @router.get("/cases/{case_id}")
 async def get_case(case_id: uuid.UUID, app: App, claims: Clerk) -> dict[str, Any]:
-    return await app.get_case(case_id)
+    return await app.get_case(claims, case_id)
 
 
 @router.get("/cases/{case_id}/notice", response_class=HTMLResponse)

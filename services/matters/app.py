@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from services.matters import domain as d
+from services.matters import personal
 from services.matters.catalog import Catalog, Matter, MatterSpec, SiteChange, apply_changes
 from services.matters.crypto import DataBox
 from services.matters.settings import MattersSettings
@@ -42,7 +43,8 @@ class Applicant:
 
     @classmethod
     def checked(cls, name: str, id_no: str, phone: str | None) -> Applicant:
-        return cls(d.normalize_name(name), d.normalize_id_no(id_no), d.normalize_phone(phone) if phone else None)
+        return cls(personal.normalize_name(name), personal.normalize_id_no(id_no),
+                   personal.normalize_phone(phone) if phone else None)
 
 
 def ordered(layers: dict[str, SiteChange]) -> list[SiteChange]:
@@ -52,7 +54,8 @@ def ordered(layers: dict[str, SiteChange]) -> list[SiteChange]:
 
 class MattersApp:
     def __init__(self, pool: asyncpg.Pool, settings: MattersSettings, catalog: Catalog, box: DataBox, *,
-                 clock: Callable[[], datetime] | None = None, store: MattersStore | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, store: MattersStore | None = None,
+                 pickup_place: str | None = None) -> None:
         self.pool = pool
         self.settings = settings
         self.site = settings.site
@@ -65,6 +68,8 @@ class MattersApp:
         self._calendar: tuple[float, WorkCalendar] | None = None
         self._years_warned: set[int] = set()
         self.routes_changed = asyncio.Event()  # wakes the route publisher (routing.py)
+        self.contacts_waiting = asyncio.Event()  # wakes the phone handover to notify (contacts.py)
+        self.pickup_place = pickup_place or settings.site_name  # where certificates are collected (领取地点)
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)
@@ -193,14 +198,16 @@ class MattersApp:
                          self.box.open(bytes(row["applicant_id_no"]), f"case:{cid}:id_no"),
                          self.box.open(bytes(phone), f"case:{cid}:phone") if phone is not None else None)
 
-    def _masked(self, row: asyncpg.Record) -> dict[str, Any]:
+    def masked(self, row: asyncpg.Record) -> dict[str, Any]:
         a = self.applicant(row)
         return applicant_view(a.name, a.id_no, a.phone)
 
     async def accept(self, claims: ClerkClaims, *, matter_id: str, ticket_id: uuid.UUID | None,
                      name: str, id_no: str, phone: str | None, provided: Sequence[str],
                      applicable: Sequence[str]) -> tuple[int, dict[str, Any]]:
-        """受理: 201 with the receipt when every material is there; 422 with the 一次性告知单 when not."""
+        """受理: 201 with the receipt when every material is there; 422 with the 一次性告知单 when not. The phone,
+        if given, is handed to the site's notify service after commit (``contacts.py``), for either answer."""
+        d.check_may_accept(claims.role)
         now = self.now()
         today = now.date()
         applicant = Applicant.checked(name, id_no, phone)
@@ -227,7 +234,11 @@ class MattersApp:
                     events = [ev.CaseMaterialsMissing(case_id=case_id, matter_id=m.id, missing=missing)]
                 else:
                     row, events = await self._insert_accepted(conn, claims, m, fields, cal, now, ticket_id)
+                if applicant.phone:  # to notify, inside the site (never in an event)
+                    await self.store.add_contact_handover(conn, case_id, now)
                 await add_to_outbox(conn, *(self.event(x, now) for x in events))
+            if applicant.phone:
+                self.contacts_waiting.set()
             masked = applicant_view(applicant.name, applicant.id_no, applicant.phone)
         if missing:
             log.info("case_materials_missing", case_id=str(case_id), matter_id=m.id, missing=len(missing))
@@ -263,11 +274,12 @@ class MattersApp:
         events: list[EventData] = [
             ev.CaseAccepted(case_id=case_id, matter_id=m.id, kind=m.kind.value, window_no=claims.window_no,
                             staff_id=claims.staff_id, ticket_id=ticket_id, time_limit_days=m.promised_days,
-                            due_at=due_at),
+                            due_at=due_at, department=m.spec.department),
             accept_step]
         if m.kind is d.Kind.INSTANT:
             await self.store.log(conn, case_id, "complete", claims.staff_id, now, result="approved")
-            events.append(ev.CaseCompleted(case_id=case_id, result="approved", working_days_used=0, overdue=False))
+            events.append(ev.CaseCompleted(case_id=case_id, result="approved", working_days_used=0, overdue=False,
+                                           department=m.spec.department, kind=m.kind.value))
         return row, events
 
     async def case_for_update(self, conn: asyncpg.Connection, case_id: uuid.UUID
@@ -284,43 +296,37 @@ class MattersApp:
         return [d.Suspension(s["suspended_on"], s["resumed_on"]) for s in await self.store.suspensions(conn, case_id)]
 
     # --- reading ---------------------------------------------------------------------------------------
-    async def present(self, conn: asyncpg.Connection, case_id: uuid.UUID) -> dict[str, Any]:
+    def deadline_state(self, cal: WorkCalendar, now: datetime, row: asyncpg.Record) -> tuple[int | None, str | None]:
+        """(working days left, card) of a case now (None, None when its deadline does not count)."""
+        remaining, level = d.deadline_state(cal, now=now, status=d.Status(row["status"]), kind=d.Kind(row["kind"]),
+                                            due_on=row["due_on"], limit_days=row["time_limit_days"],
+                                            policy=self.settings.card_policy)
+        return remaining, level.value if level else None
+
+    async def present(self, conn: asyncpg.Connection, case_id: uuid.UUID,
+                      claims: ClerkClaims | None = None) -> dict[str, Any]:
+        """One case with steps, history and its deadline now; with ``claims``, only if they may see it."""
         row = await self.store.case(conn, case_id)
         if row is None:
             raise errors.NotFound(f"办件不存在 / no case {case_id}")
         spec = self.catalog.get(row["matter_id"])
         if spec is None:
             raise errors.Conflict(f"事项 {row['matter_id']} 已不在事项目录中 / matter no longer in the catalog")
+        if claims is not None:
+            d.check_case_access(claims.role, claims.department, spec.department)
         now = self.now()
         cal = await self.calendar(conn)
-        remaining = card = None
-        if row["status"] == d.Status.ACCEPTED and row["due_on"] is not None and row["kind"] == d.Kind.PROMISED:
-            remaining = d.remaining_working_days(cal, now.date(), row["due_on"])
-            level = d.card_level(cal, now=now, due_on=row["due_on"], limit_days=row["time_limit_days"],
-                                 policy=self.settings.card_policy)
-            card = level.value if level else None
+        remaining, card = self.deadline_state(cal, now, row)
         end = max(now.date(), row["due_on"] or now.date())
-        return case_view(row, spec, self._masked(row), self.tz, remaining=remaining, card=card,
+        return case_view(row, spec, self.masked(row), self.tz, remaining=remaining, card=card,
                          log=await self.store.case_log(conn, case_id),
                          suspensions=await self.store.suspensions(conn, case_id),
                          warnings=await self.store.warnings(conn, case_id),
                          calendar_warnings=self.calendar_warnings(cal, row["accepted_on"], end))
 
-    async def get_case(self, case_id: uuid.UUID) -> dict[str, Any]:
+    async def get_case(self, claims: ClerkClaims, case_id: uuid.UUID) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
-            return await self.present(conn, case_id)
-
-    async def list_cases(self, *, status: str | None, matter_id: str | None, owner_staff_id: str | None,
-                         limit: int) -> list[dict[str, Any]]:
-        async with self.pool.acquire() as conn:
-            rows = await self.store.cases(conn, status=status, matter_id=matter_id, owner_staff_id=owner_staff_id,
-                                          limit=limit)
-        out = []
-        for r in rows:
-            spec = self.catalog.get(r["matter_id"])
-            if spec is not None:
-                out.append(case_view(r, spec, self._masked(r), self.tz))
-        return out
+            return await self.present(conn, case_id, claims)
 
     async def notice(self, case_id: uuid.UUID) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
@@ -330,4 +336,4 @@ class MattersApp:
         spec = self.catalog.get(row["matter_id"])
         if row["status"] != d.Status.MATERIALS_MISSING or spec is None:
             raise errors.NotFound("该办件没有一次性告知单 / this case has no 一次性告知单 (materials were complete)")
-        return notice_data(row, spec, self._masked(row), self.settings.site_name, self.tz)
+        return notice_data(row, spec, self.masked(row), self.settings.site_name, self.tz)

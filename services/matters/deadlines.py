@@ -36,7 +36,9 @@ async def check_deadlines(app: MattersApp) -> list[tuple[uuid.UUID, d.Level]]:
                     if c is None or c["status"] != d.Status.ACCEPTED or c["due_on"] != r["due_on"]:
                         continue  # completed, suspended or given more time since the scan: next round decides
                     due_at = c["due_at"].astimezone(app.tz)  # the wire carries the site's offset
-                    env = app.event(CaseWarned(case_id=c["id"], level=card.value, due_at=due_at), now)
+                    spec = app.catalog.get(c["matter_id"])
+                    env = app.event(CaseWarned(case_id=c["id"], level=card.value, due_at=due_at,
+                                               department=spec.department if spec else None, kind=c["kind"]), now)
                     if await app.store.insert_warning(conn, c["id"], card.value, due_at, now, env.id):
                         await add_to_outbox(conn, env)
                         await app.store.log(conn, c["id"], f"card_{card.value}", "system", now)

@@ -13,8 +13,7 @@ began: a suspension never rescues an overdue case.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -45,7 +44,15 @@ class UnknownMaterial(errors.Unprocessable, MattersError):
     pass
 
 
-class InvalidApplicant(errors.Unprocessable, MattersError):
+class NotYourDepartment(errors.Forbidden, MattersError):
+    pass
+
+
+class NotForThisRole(errors.Forbidden, MattersError):
+    pass
+
+
+class RecheckBySameStaff(errors.Conflict, MattersError):
     pass
 
 
@@ -77,8 +84,9 @@ class Level(StrEnum):
 
 
 ACCEPT_STEP = "accept"  # 前台受理, done when the window accepts
+REVIEW_STEP, RECHECK_STEP = "review", "recheck"  # 审核 and 复核: never by the same person (check_step_person)
 STEP_NAMES = {"accept": "前台受理", "review": "后台审核", "recheck": "复核", "complete": "办结"}
-DEFAULT_STEPS = ("review", "recheck")  # 后台审核 → 复核, between 前台受理 and 办结
+DEFAULT_STEPS = (REVIEW_STEP, RECHECK_STEP)  # 后台审核 → 复核, between 前台受理 and 办结
 
 SUSPEND_REASONS = {  # 挂起原因 (暂停计时): the time these take is not counted
     "hearing": "听证",
@@ -129,6 +137,15 @@ def check_step(status: Status, planned: Sequence[str], done: Sequence[str], step
     return after
 
 
+def check_step_person(step: str, planned: Sequence[str], done_by: Mapping[str, str], staff_id: str) -> None:
+    """审核/复核: where a matter has both, the recheck is done by someone other than the reviewer (``done_by``:
+    step code → the staff id who did it)."""
+    reviewer = done_by.get(REVIEW_STEP)
+    if step == RECHECK_STEP and REVIEW_STEP in planned and reviewer == staff_id:
+        raise RecheckBySameStaff(f"复核须由审核人以外的另一人办理（审核已由{reviewer}办理） / "
+                                 f"the recheck must be done by someone other than the reviewer ({reviewer})")
+
+
 def check_complete(status: Status, planned: Sequence[str], done: Sequence[str], result: Result) -> Status:
     """Approval (办结) needs every step done; a rejection may come at any step."""
     after = next_status(status, "complete")
@@ -145,6 +162,63 @@ def check_ready_for_pickup(status: Status, result: Result | None, pickup_item: s
     if result is not Result.APPROVED:
         raise CaseNotInState("未准予的办件没有可领取的证件 / a rejected case has nothing to pick up")
     return after
+
+
+def next_steps(status: Status, planned: Sequence[str], done: Sequence[str], result: Result | None,
+               has_pickup: bool) -> list[str]:
+    """What the case waits for: the next back-office step (its code), ``complete`` once they are done, ``resume``
+    while suspended, then ``ready_for_pickup`` and ``picked_up`` for an approved case with something to collect.
+    Empty for a closed case (rejected, approved with nothing to collect, picked up, materials missing)."""
+    if status is Status.ACCEPTED:
+        pending = [s for s in planned if s not in done]
+        return [pending[0]] if pending else ["complete"]
+    if status is Status.SUSPENDED:
+        return ["resume"]
+    if status is Status.COMPLETED and result is Result.APPROVED and has_pickup:
+        return ["ready_for_pickup"]
+    if status is Status.READY_FOR_PICKUP:
+        return ["picked_up"]
+    return []
+
+
+# --- who may do what (窗口、后台、大厅负责人) --------------------------------------------------------------
+
+BACKOFFICE = "backoffice"  # 后台办理 (科室): the cases of its department, never acceptance
+MANAGER = "manager"  # 大厅负责人/值班长
+
+
+def check_may_accept(role: str) -> None:
+    """受理 is a window's act (首问负责): back-office staff do not accept cases."""
+    if role == BACKOFFICE:
+        raise NotForThisRole("受理须在窗口办理，后台人员不能受理办件 / accepting a case is a window clerk's act")
+
+
+def check_case_access(role: str, staff_department: str | None, case_department: str) -> None:
+    """Window clerks and managers handle any case of the site; back-office staff those of their department only."""
+    if role == BACKOFFICE and staff_department != case_department:
+        raise NotYourDepartment(f"该办件属于{case_department}，仅该科室后台人员可查看和办理 / this case belongs to "
+                                f"{case_department}: only its back office may see or handle it")
+
+
+def worklist_department(role: str, staff_department: str | None, asked: str | None) -> str | None:
+    """The department a worklist shows (None: all): a back office sees its own, a manager all or the one asked."""
+    if role == MANAGER:
+        return asked
+    if role != BACKOFFICE or not staff_department:
+        raise NotForThisRole("工作台仅供后台科室人员和大厅负责人使用 / the worklist is for back-office staff and "
+                             "hall managers")
+    if asked is not None and asked != staff_department:
+        raise NotYourDepartment(f"只能查看本科室（{staff_department}）的办件 / back-office staff see their own "
+                                f"department's cases only")
+    return staff_department
+
+
+def worklist_rank(status: Status, remaining: int | None) -> tuple[int, int]:
+    """Order of the worklist: running cases by working days left (overdue first), then finished cases waiting
+    for pickup, suspended cases (no due date) last."""
+    if remaining is not None:
+        return 0, remaining
+    return (2, 0) if status is Status.SUSPENDED else (1, 0)
 
 
 # --- materials (一次性告知) ---------------------------------------------------------------------------
@@ -246,6 +320,16 @@ def card_level(cal: WorkCalendar, *, now: datetime, due_on: date, limit_days: in
     return None
 
 
+def deadline_state(cal: WorkCalendar, *, now: datetime, status: Status, kind: Kind, due_on: date | None,
+                   limit_days: int, policy: CardPolicy) -> tuple[int | None, Level | None]:
+    """Working days left and the card of a promised case whose deadline counts (running, or suspended after it
+    had passed: a suspension never rescues it); ``(None, None)`` for any other case."""
+    if kind is not Kind.PROMISED or due_on is None or status not in (Status.ACCEPTED, Status.SUSPENDED):
+        return None, None
+    return (remaining_working_days(cal, now.date(), due_on),
+            card_level(cal, now=now, due_on=due_on, limit_days=limit_days, policy=policy))
+
+
 def cards_to_emit(level: Level | None, already: Iterable[str]) -> list[Level]:
     """Cards to emit now, each at most once per case; once red, a yellow is no longer news."""
     done = set(already)
@@ -258,59 +342,3 @@ def _tz(dt: datetime) -> ZoneInfo:
     if not isinstance(dt.tzinfo, ZoneInfo):
         raise ValueError("a site-local aware datetime is required")
     return dt.tzinfo
-
-
-# --- applicant data (个人信息) -----------------------------------------------------------------------
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-_NAME_RE = re.compile(r"^[^\d\x00-\x1f<>&\"'{}]{1,40}$")
-
-
-def normalize_id_no(value: str) -> str:
-    """An 18-character ID number (居民身份证, also the residence permits of 港澳台 residents and the new
-    permanent residence cards, which share its check digit) in upper case; the message never echoes it."""
-    v = value.strip().upper()
-    if not _ID_RE.match(v):
-        raise InvalidApplicant("身份证号码应为18位 / the ID number must have 18 characters (17 digits and a check)")
-    total = sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != v[17]:
-        raise InvalidApplicant("身份证号码校验位不符 / the ID number's check digit is wrong")
-    try:
-        date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
-    except ValueError:
-        raise InvalidApplicant("身份证号码中的出生日期无效 / the ID number has no valid birth date") from None
-    return v
-
-
-def normalize_phone(value: str) -> str:
-    v = re.sub(r"[\s-]", "", value)
-    if v.startswith("+86"):
-        v = v[3:]
-    if not _PHONE_RE.match(v):
-        raise InvalidApplicant("手机号码应为11位大陆手机号 / the phone must be an 11-digit mainland mobile number")
-    return v
-
-
-def normalize_name(value: str) -> str:
-    v = " ".join(value.split())
-    if not _NAME_RE.match(v):
-        raise InvalidApplicant("姓名应为1至40个字符，不含数字或符号 / the name must be 1-40 characters, no digits")
-    return v
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 欧阳娜娜 → 欧***."""
-    return name[:1] + "*" * (len(name) - 1)
-
-
-def mask_id_no(id_no: str) -> str:
-    """430102199001011234 → 4301**********1234."""
-    return id_no[:4] + "*" * (len(id_no) - 8) + id_no[-4:]
-
-
-def mask_phone(phone: str) -> str:
-    """13812341234 → 138****1234."""
-    return phone[:3] + "****" + phone[-4:]

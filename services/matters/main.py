@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from services.matters.api import router
 from services.matters.app import MattersApp
-from services.matters.catalog import Catalog, CatalogError, SiteChange, load_catalog, site_file_changes
+from services.matters.catalog import Catalog, CatalogError, load_catalog, site_file_changes
+from services.matters.contacts import contacts_loop
 from services.matters.crypto import DataBox, derive_development_key, parse_key
 from services.matters.deadlines import deadline_loop
 from services.matters.routing import routes_loop
@@ -32,8 +33,8 @@ def make_box(settings: MattersSettings) -> DataBox:
     return DataBox(derive_development_key(settings.token_secret), old)
 
 
-def site_changes(settings: MattersSettings, catalog: Catalog) -> dict[str, SiteChange] | None:
-    """The site file's layer (the ``matters`` list of HALLNET_SEED_FILE), or None without a site file."""
+def read_site_file(settings: MattersSettings) -> dict[str, Any] | None:
+    """The site file (HALLNET_SEED_FILE) as JSON, or None without one."""
     if not settings.seed_file:
         return None
     path = Path(settings.seed_file)
@@ -43,24 +44,38 @@ def site_changes(settings: MattersSettings, catalog: Catalog) -> dict[str, SiteC
         raise CatalogError(f"{path}: cannot read the site file: {exc}") from None
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a JSON object")
-    return site_file_changes(raw, catalog, source=str(path))
+    return raw
+
+
+def pickup_place(settings: MattersSettings, raw: dict[str, Any] | None) -> str:
+    """Where certificates are collected (the pickup SMS says it): the site file's ``pickup_place``, else the site."""
+    place = (raw or {}).get("pickup_place")
+    if place is None:
+        return settings.site_name
+    if not isinstance(place, str) or not 2 <= len(place.strip()) <= 40:
+        raise CatalogError(f"{settings.seed_file}: pickup_place must be text of 2 to 40 characters")
+    return place.strip()
 
 
 def build_app(settings: MattersSettings, *, clock: Callable[[], datetime] | None = None,
               catalog: Catalog | None = None) -> FastAPI:
     """The service as an ASGI app. The catalog and the site file are validated here, before anything connects."""
     catalog = catalog or load_catalog()
-    changes = site_changes(settings, catalog)
+    raw = read_site_file(settings)
+    changes = None if raw is None else site_file_changes(raw, catalog, source=str(settings.seed_file))
+    place = pickup_place(settings, raw)
     box = make_box(settings)
 
     async def build(runtime: Runtime) -> dict[str, Any]:
-        matters = MattersApp(runtime.db, settings, catalog, box, clock=clock)
+        matters = MattersApp(runtime.db, settings, catalog, box, clock=clock, pickup_place=place)
         if changes is not None:
             await matters.apply_site_file(changes)
             log.info("site_file_applied", file=settings.seed_file,
                      enabled=sum(1 for c in changes.values() if c.enabled))
         runtime.spawn("deadline_checker", lambda: deadline_loop(matters, settings.matters_check_interval_s))
         runtime.spawn("matter_routes", lambda: routes_loop(matters, runtime.bus.js, settings.matters_routes_interval_s))
+        runtime.spawn("contact_handover", lambda: contacts_loop(
+            matters, runtime.bus, settings.matters_contacts_interval_s, settings.matters_contacts_timeout_s))
         return {"matters": matters}
 
     return service_app(settings, title="hallnet matters service (事项与办件)",

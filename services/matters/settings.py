@@ -22,6 +22,10 @@ class MattersSettings(Settings):
     matters_yellow_used_pct: int | None = None
     matters_check_interval_s: float = 60.0  # how often the deadline checker runs
     matters_routes_interval_s: float = 30.0  # how often matter → queue routes are re-published
+    # the applicant's phone to the site's notify service (svc.<site>.notify.contacts): asked again this often while
+    # notify has not answered, each request waiting this long for the answer
+    matters_contacts_interval_s: float = 5.0
+    matters_contacts_timeout_s: float = 2.0
 
     @model_validator(mode="after")
     def _card_policy(self) -> MattersSettings:

@@ -98,12 +98,13 @@ class MattersStore:
                                    case_id, *[fields[n] for n in names])
 
     async def cases(self, conn: asyncpg.Connection, *, status: str | None, matter_id: str | None,
-                    owner_staff_id: str | None, limit: int) -> list[asyncpg.Record]:
+                    owner_staff_id: str | None, limit: int, matter_ids: list[str] | None = None
+                    ) -> list[asyncpg.Record]:
         return await conn.fetch(
             """SELECT * FROM cases WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR matter_id = $2)
-                   AND ($3::text IS NULL OR owner_staff_id = $3)
+                   AND ($3::text IS NULL OR owner_staff_id = $3) AND ($5::text[] IS NULL OR matter_id = ANY($5))
                ORDER BY created_at DESC, id DESC LIMIT $4""",
-            status, matter_id, owner_staff_id, limit)
+            status, matter_id, owner_staff_id, limit, matter_ids)
 
     async def running_cases(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
         """Cases whose clock runs, with the cards they already had."""
@@ -159,3 +160,36 @@ class MattersStore:
                ON CONFLICT (case_id, level) DO NOTHING""",
             case_id, level, due_at, at, event_id)
         return bool(status.endswith(" 1"))
+
+    # --- the worklist --------------------------------------------------------------------------------
+    async def open_cases(self, conn: asyncpg.Connection, matter_ids: list[str] | None,
+                         limit: int) -> list[asyncpg.Record]:
+        """Cases still waiting for someone (running, suspended, approved and not yet collected), of the given
+        matters (None: all), those with a running deadline first, soonest due first (so a limit cuts the least
+        urgent); whether an approved one waits for pickup is the domain's call (``next_steps``)."""
+        return await conn.fetch(
+            """SELECT * FROM cases WHERE status IN ('accepted', 'suspended', 'completed', 'ready_for_pickup')
+                   AND (status <> 'completed' OR result = 'approved')
+                   AND ($1::text[] IS NULL OR matter_id = ANY($1))
+               ORDER BY (status IN ('accepted', 'suspended') AND due_on IS NOT NULL) DESC, due_on, created_at, id
+               LIMIT $2""",
+            matter_ids, limit)
+
+    # --- the phone's way to notify (svc.<site>.notify.contacts) -------------------------------------
+    async def add_contact_handover(self, conn: asyncpg.Connection, case_id: uuid.UUID, at: datetime) -> None:
+        await conn.execute("INSERT INTO contact_handover (case_id, created_at) VALUES ($1, $2)", case_id, at)
+
+    async def contact_handovers(self, conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
+        """Phones notify does not have yet (the sealed phone is the case's), oldest first; refused ones are left."""
+        return await conn.fetch(
+            """SELECT h.case_id, h.attempts, c.applicant_phone FROM contact_handover h JOIN cases c ON c.id = h.case_id
+               WHERE NOT h.refused ORDER BY h.created_at, h.case_id LIMIT $1""", limit)
+
+    async def contact_handed_over(self, conn: asyncpg.Connection, case_id: uuid.UUID) -> None:
+        await conn.execute("DELETE FROM contact_handover WHERE case_id = $1", case_id)
+
+    async def contact_handover_failed(self, conn: asyncpg.Connection, case_id: uuid.UUID, error: str,
+                                      at: datetime, *, refused: bool) -> None:
+        await conn.execute(
+            """UPDATE contact_handover SET attempts = attempts + 1, last_error = $2, last_attempt_at = $3,
+                   refused = $4 WHERE case_id = $1""", case_id, error, at, refused)

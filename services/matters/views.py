@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.matters import domain as d
+from services.matters import personal
 from services.matters.catalog import MaterialSpec, Matter, MatterSpec
 from shared.ids import queue_uuid
 
@@ -50,8 +51,8 @@ def matter_view(site: str, m: Matter) -> dict[str, Any]:
 
 
 def applicant_view(name: str, id_no: str, phone: str | None) -> dict[str, Any]:
-    return {"name": d.mask_name(name), "id_no": d.mask_id_no(id_no),
-            "phone": d.mask_phone(phone) if phone else None}
+    return {"name": personal.mask_name(name), "id_no": personal.mask_id_no(id_no),
+            "phone": personal.mask_phone(phone) if phone else None}
 
 
 def notice_url(case_id: object) -> str:
@@ -75,7 +76,8 @@ def case_view(row: Any, spec: MatterSpec, applicant: dict[str, Any], tz: ZoneInf
               warnings: Sequence[Any] = (), calendar_warnings: Sequence[str] = ()) -> dict[str, Any]:
     pending = [s for s in row["steps"] if s not in row["steps_done"]]
     view: dict[str, Any] = {
-        "id": str(row["id"]), "matter_id": row["matter_id"], "matter_name": spec.name, "kind": row["kind"],
+        "id": str(row["id"]), "matter_id": row["matter_id"], "matter_name": spec.name, "department": spec.department,
+        "kind": row["kind"],
         "status": row["status"], "result": row["result"],
         "ticket_id": str(row["ticket_id"]) if row["ticket_id"] else None, "window_no": row["window_no"],
         "owner_staff_id": row["owner_staff_id"], "applicant": applicant,
@@ -103,6 +105,16 @@ def case_view(row: Any, spec: MatterSpec, applicant: dict[str, Any], tz: ZoneInf
              "staff_id": s["staff_id"]}
             for s in suspensions]
     return view
+
+
+def worklist_item(row: Any, spec: MatterSpec, applicant: dict[str, Any], tz: ZoneInfo, *, remaining: int | None,
+                  card: str | None, next_steps: Sequence[str]) -> dict[str, Any]:
+    """One line of the back office's worklist (后台工作台); the lead's screen relies on these names."""
+    return {"id": str(row["id"]), "matter_id": row["matter_id"], "matter_name": spec.name,
+            "department": spec.department, "status": row["status"], "accepted_at": iso(row["created_at"], tz),
+            "due_at": iso(row["due_at"], tz), "remaining_working_days": remaining, "card": card,
+            "applicant": applicant, "window_no": row["window_no"], "staff_id": row["owner_staff_id"],
+            "next_steps": list(next_steps)}
 
 
 # --- 一次性告知单 --------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ class ContactIn(StrictIn):
 
 
 async def staff(request: Request) -> ClerkClaims:
-    """A clerk or manager token of this site: 401 without a valid one, 403 for a token of another site."""
+    """A staff token of this site (window clerk, back office, manager): 401 without a valid one or for a session
+    ended at this site (shared/sessions.py), 403 for a token of another site."""
     s = request.app.state.notify.settings
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
@@ -39,12 +40,16 @@ async def staff(request: Request) -> ClerkClaims:
                                   "(Authorization: Bearer …)")
     token = auth[7:].strip()
     try:
-        return verify_token(s.token_secret, token, site=s.site)
+        claims = verify_token(s.token_secret, token, site=s.site)
     except InvalidToken as exc:
         other = _claimed_site(token)
         if other is not None and other != s.site:
             raise errors.Forbidden(f"这是{other}大厅的令牌 / a token of another site") from exc
         raise errors.Unauthorized(f"令牌无效 / invalid token: {exc}") from exc
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None and claims.session_id in runtime.ended_sessions:
+        raise errors.Unauthorized("登录已失效，请重新登录 / this session has ended (signed out): sign in again")
+    return claims
 
 
 def _claimed_site(token: str) -> str | None:

@@ -60,14 +60,14 @@ class NotifyApp:
         now = self.now()
         cid = uuid7()
         async with self.pool.acquire() as conn, conn.transaction():
+            await self.store.lock_ref(conn, ref_type, str(ref_id))
             row = await self.store.upsert_contact(conn, {
                 "id": cid, "ref_type": ref_type, "ref_id": str(ref_id),
                 "phone": self.box.seal(phone, f"contact:{ref_type}:{ref_id}:phone"),
                 "phone_hash": self.box.lookup(phone), "phone_masked": d.mask_phone(phone), "created_at": now,
                 "expires_at": now + timedelta(days=self.settings.notify_retention_days)})
             # the event asking for an SMS may have come first (the kiosk registers the phone after the ticket exists)
-            late = await self.store.claim_unclaimed(conn, ref_type, str(ref_id),
-                                                    now - timedelta(seconds=self.settings.notify_late_contact_s))
+            late = await self.store.claim_unclaimed(conn, ref_type, str(ref_id), now - self.late_window(ref_type))
             queued = 0
             for u in late:
                 queued += await self.queue_messages(conn, ref_type, str(ref_id), u["template"],
@@ -76,6 +76,12 @@ class NotifyApp:
         log.info("contact_registered", contact_id=str(row["id"]), ref_type=ref_type, ref_id=str(ref_id),
                  late_messages=queued)
         return {"id": str(row["id"]), "ref_type": ref_type, "ref_id": str(ref_id), "phone_masked": row["phone_masked"]}
+
+    def late_window(self, ref_type: str) -> timedelta:
+        """How long an SMS asked for before its phone arrived is kept for it: a ticket's news is stale within
+        minutes; a case's phone may come long after (matters hands it over again until notify has it)."""
+        return timedelta(seconds=self.settings.notify_late_case_contact_s if ref_type == "case"
+                         else self.settings.notify_late_contact_s)
 
     async def messages(self, ref_id: str | None, limit: int = 200) -> list[dict[str, Any]]:
         async with self.pool.acquire() as conn:

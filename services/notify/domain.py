@@ -95,8 +95,8 @@ TEMPLATES: dict[str, Template] = {t.code: t for t in (
              reminder=False),
     Template("ticket_called", "请{number}号到{window_no}号窗口办理。", reminder=False),
     Template("materials_missing", "您申请的事项尚缺{count}项材料，请按一次性告知单补齐后再来办理。", reminder=True),
-    Template("ready_for_pickup", "您办理的事项已办结，证照可领取，请您于{month}月{day}日前来领取。", reminder=True),
-    Template("ready_for_pickup_any_day", "您办理的事项已办结，证照可领取，请您在工作日来领取。", reminder=True),
+    Template("ready_for_pickup", "您办理的事项已办结，请您于{month}月{day}日前到{place}领取{item}。", reminder=True),
+    Template("ready_for_pickup_any_day", "您办理的事项已办结，请您在工作日到{place}领取{item}。", reminder=True),
     # 快到您了: in the hall, like a call, so it never waits for quiet hours
     Template("turn_approaching", "快到您了：{number}号前面还有{ahead}人，请到等候区留意叫号。", reminder=False),
     Template("pickup_reminder", "您办理的事项已办结{days}个工作日，证照尚未领取，请您在工作日来领取。", reminder=True),
@@ -123,11 +123,16 @@ def ticket_issued_vars(number: str, ahead: int, estimated_wait_s: int) -> dict[s
     return {"number": number, "ahead": max(0, ahead), "wait_min": max(1, math.ceil(estimated_wait_s / 60))}
 
 
-def pickup_message(pickup_by: date | None) -> tuple[str, dict[str, object]]:
-    """待领取: collect by ``pickup_by`` (the day the hall holds it until), or on any working day."""
+DEFAULT_PICKUP_ITEM = "证照"
+
+
+def pickup_message(pickup_by: date | None, *, item: str | None, place: str) -> tuple[str, dict[str, object]]:
+    """待领取: collect ``item`` (证照 when the event does not say) at ``place`` by ``pickup_by`` (the day the hall
+    holds it until), or on any working day."""
+    what: dict[str, object] = {"item": item or DEFAULT_PICKUP_ITEM, "place": place}
     if pickup_by is None:
-        return "ready_for_pickup_any_day", {}
-    return "ready_for_pickup", {"month": pickup_by.month, "day": pickup_by.day}
+        return "ready_for_pickup_any_day", what
+    return "ready_for_pickup", {"month": pickup_by.month, "day": pickup_by.day, **what}
 
 
 def template_params(code: str, variables: dict[str, object]) -> tuple[dict[str, str], list[str]]:

@@ -21,17 +21,24 @@ from shared.events.base import Envelope, EventData
 from shared.logging import get_logger
 
 log = get_logger("notify")
-# messages still worth sending to a phone registered a little after their event (not "you are called" — stale by
-# then — nor reminders, which have their own schedule)
-LATE_CONTACT_TEMPLATES = ("ticket_issued", "materials_missing")
+# messages still worth sending to a phone registered after their event (not "you are called" — stale by then — nor
+# reminders, which have their own schedule): a ticket's shortly after (NotifySettings.notify_late_contact_s), a
+# case's within a day (its phone comes from the matters service, maybe late: notify_late_case_contact_s)
+LATE_CONTACT_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "ticket": ("ticket_issued",),
+    "case": ("materials_missing", "ready_for_pickup", "ready_for_pickup_any_day", "rating_invite"),
+}
 
 
 async def ask_for_sms(app: NotifyApp, conn: asyncpg.Connection, env: Envelope, ref_type: str, ref_id: str,
                       template: str, variables: dict[str, object], now: datetime) -> None:
     """Queue the event's SMS for every contact of the ref; without one, keep a late-contact template for a phone
-    registered shortly after (``NotifyApp.register_contact``)."""
+    registered after (``NotifyApp.register_contact``, which takes the same lock on the ref)."""
+    late = template in LATE_CONTACT_TEMPLATES.get(ref_type, ())
+    if late:
+        await app.store.lock_ref(conn, ref_type, ref_id)
     created = await app.queue_messages(conn, ref_type, ref_id, template, variables, str(env.id), env.id, now)
-    if not created and template in LATE_CONTACT_TEMPLATES:  # no phone yet: keep it for a contact on its way
+    if not created and late:  # no phone yet: keep it for a contact on its way
         await app.store.hold_unclaimed(conn, ref_type, ref_id, template, env.id, variables, now)
     if created:
         log.info("sms_queued", event_type=env.type, template=template, ref_id=ref_id, messages=created)
@@ -67,14 +74,16 @@ async def on_materials_missing(app: NotifyApp, conn: asyncpg.Connection, env: En
 
 async def on_ready_for_pickup(app: NotifyApp, conn: asyncpg.Connection, env: Envelope,
                               data: mev.CaseReadyForPickup) -> None:
-    """待领取: the pickup reminder is scheduled, and the citizen told until when (or on any working day)."""
+    """待领取: the pickup reminder is scheduled, and the citizen told what to collect (领取), where, and until when
+    (or on any working day)."""
     now = app.now()
     ready_at = env.occurred_at.astimezone(app.tz)
     remind_at = d.pickup_reminder_due(ready_at, app.settings.notify_pickup_reminder_days, app.calendar)
     await app.store.pickup_ready(conn, str(data.case_id), ready_at, remind_at, env.id, now)
     by = data.pickup_by
     day = by.astimezone(app.tz).date() if isinstance(by, datetime) else by
-    template, variables = d.pickup_message(day if isinstance(day, date) else None)
+    template, variables = d.pickup_message(day if isinstance(day, date) else None, item=data.item,
+                                           place=data.place or app.settings.site_name)
     await ask_for_sms(app, conn, env, "case", str(data.case_id), template, variables, now)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.notify import events, reminders, sender
+from services.notify import contacts, events, reminders, sender
 from services.notify.api import router
 from services.notify.app import NotifyApp
 from services.notify.crypto import DataBox, derive_development_key, parse_key
@@ -77,6 +77,9 @@ def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None 
         consumer = EventConsumer(bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
                                  durable=CONSUMER, handlers=events.handlers(notify), max_deliver=settings.max_deliver)
         runtime.spawn("notify_consumer", consumer.run)
+        assert runtime.bus.nc is not None  # the runtime connected before build
+        handover = await contacts.serve_contacts(notify, runtime.bus.nc)  # svc.<site>.notify.contacts
+        runtime.at_stop(handover.unsubscribe)
         runtime.spawn("sms_sender", lambda: sender.send_loop(notify))
         runtime.spawn("retention_sweep", notify.sweep_loop)
         runtime.spawn("turn_approaching", lambda: reminders.approach_loop(notify))

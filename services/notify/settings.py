@@ -53,6 +53,9 @@ class NotifySettings(Settings):
     # an SMS asked for before the phone was registered (ticket issued, materials missing) is still sent when the
     # contact arrives within this many seconds of the event (the kiosk registers the phone after the ticket exists)
     notify_late_contact_s: int = Field(600, ge=0, le=86_400)
+    # … and for a case (materials missing, ready for pickup, rating link): its phone comes from the matters service
+    # over svc.<site>.notify.contacts, maybe late (notify was down); held SMS are dropped after a day anyway
+    notify_late_case_contact_s: int = Field(86_400, ge=0, le=86_400)
     notify_approach_poll_s: float = 15.0
     queue_url: str | None = None  # HALLNET_QUEUE_URL, e.g. http://127.0.0.1:8101 (unset: port base + 1)
     # Not-yet-collected reminder (领取提醒): N working days (工作日) after ready_for_pickup.

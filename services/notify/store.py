@@ -17,6 +17,11 @@ SELECT_LIST = """id, template, text, parts, status, phone_masked, ref_type, ref_
 
 class NotifyStore:
     # --- contacts -----------------------------------------------------------------------------------
+    async def lock_ref(self, conn: asyncpg.Connection, ref_type: str, ref_id: str) -> None:
+        """Serialize, until the transaction ends, what one ticket or case does with its contacts: a phone
+        registered while an event asks for its SMS either finds the message queued or the SMS held for it."""
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"contact:{ref_type}:{ref_id}")
+
     async def upsert_contact(self, conn: asyncpg.Connection, c: dict[str, Any]) -> asyncpg.Record:
         """A phone registered again for the same ref keeps its row (and id); its retention restarts."""
         return await conn.fetchrow(

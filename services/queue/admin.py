@@ -1,5 +1,6 @@
 """HTTP routes of the hall manager's side (大厅负责人): sign in without a window, staff, AB roles (AB角), windows and
-the queues each serves (科室柜员制), forced sign-out (强制签退). Thin: the use cases and rules are ``manager.py``."""
+the queues each serves (科室柜员制), forced sign-out (强制签退); and the back office's sign-in (后台/科室).
+Thin: the use cases and rules are ``manager.py`` and ``backoffice.py``."""
 
 from __future__ import annotations
 
@@ -20,17 +21,23 @@ class ManagerSignIn(StrictIn):
     password: str = Field(min_length=1, max_length=128)
 
 
+# a department (科室) as the matters catalog names it, e.g. 工伤保险科; the matters service decides what it may do
+Department = Annotated[str, Field(min_length=2, max_length=30)]
+
+
 class StaffIn(StrictIn):
     staff_id: str = Field(pattern=r"^[A-Za-z0-9_-]{2,32}$")
     name: str = Field(min_length=1, max_length=32)
     password: str = Field(min_length=6, max_length=128)
     manager: bool = False
+    backoffice: Department | None = None  # 后台科室: may sign in to the back office for this department
 
 
 class StaffPatch(StrictIn):
     name: str | None = Field(None, min_length=1, max_length=32)
     password: str | None = Field(None, min_length=6, max_length=128)
     active: bool | None = None
+    backoffice: Department | None = None  # another department; null: out of the back office; absent: unchanged
 
 
 class RolesIn(StrictIn):
@@ -58,6 +65,14 @@ async def manager(request: Request, app: App) -> ClerkClaims:
 Manager = Annotated[ClerkClaims, Depends(manager)]
 
 
+async def backoffice(request: Request, app: App) -> ClerkClaims:
+    """FastAPI dependency: the claims of a back-office clerk whose session is live (403 for another token)."""
+    return await app.backoffice.authorize(await clerk_claims(request))
+
+
+BackOffice = Annotated[ClerkClaims, Depends(backoffice)]
+
+
 @router.post("/manager/sign-in")
 async def manager_sign_in(body: ManagerSignIn, app: App) -> dict[str, Any]:
     return await app.manager.sign_in(body.staff_id, body.password)
@@ -69,6 +84,25 @@ async def manager_sign_out(app: App, claims: Manager) -> dict[str, Any]:
     return await app.manager.sign_out(claims)
 
 
+@router.post("/staff/sign-in")
+async def backoffice_sign_in(body: ManagerSignIn, app: App) -> dict[str, Any]:
+    """后台登录: a back-office clerk's token, bound to no window, for their department (``role: backoffice``,
+    ``department``); 401 for a wrong password, 403 for staff without a back-office department."""
+    return await app.backoffice.sign_in(body.staff_id, body.password)
+
+
+@router.post("/staff/sign-out")
+async def backoffice_sign_out(app: App, claims: BackOffice) -> dict[str, Any]:
+    """End this back-office session: its token is refused by every service of the site from now on."""
+    return await app.backoffice.sign_out(claims)
+
+
+@router.get("/staff/me")
+async def backoffice_me(app: App, claims: BackOffice) -> dict[str, Any]:
+    """The back-office clerk of a live session: staff id, name, department (401 once it has ended)."""
+    return await app.backoffice.me(claims)
+
+
 @router.get("/staff")
 async def list_staff(app: App, _: Manager) -> list[dict[str, Any]]:
     return await app.manager.list_staff()
@@ -76,12 +110,14 @@ async def list_staff(app: App, _: Manager) -> list[dict[str, Any]]:
 
 @router.post("/staff", status_code=201)
 async def add_staff(body: StaffIn, app: App, _: Manager) -> dict[str, Any]:
-    return await app.manager.add_staff(body.staff_id, body.name, body.password, body.manager)
+    return await app.manager.add_staff(body.staff_id, body.name, body.password, body.manager, body.backoffice)
 
 
 @router.patch("/staff/{staff_id}")
 async def change_staff(staff_id: str, body: StaffPatch, app: App, _: Manager) -> dict[str, Any]:
-    return await app.manager.change_staff(staff_id, name=body.name, password=body.password, active=body.active)
+    return await app.manager.change_staff(staff_id, name=body.name, password=body.password, active=body.active,
+                                          backoffice=body.backoffice,
+                                          set_backoffice="backoffice" in body.model_fields_set)
 
 
 @router.post("/windows/{no}/end-session")

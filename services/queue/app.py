@@ -1,5 +1,6 @@
 """The queue service's use cases, wired once on a started runtime's pool: tickets (``tickets.py``), window sessions
-(``windows.py``), call-next (``calling.py``) and the hall manager's (``manager.py``), all sharing one
+(``windows.py``), call-next (``calling.py``), the hall manager's (``manager.py``) and the back office's
+(``backoffice.py``), all sharing one
 ``QueueContext`` (the pool, the stores, the clock, the cached policy, the outbox)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.queue.backoffice import BackOfficeCases
 from services.queue.calling import Calling
 from services.queue.context import QueueContext
 from services.queue.manager import ManagerCases
@@ -28,3 +30,4 @@ class QueueApp:
         self.windows = WindowCases(self.ctx)
         self.calling = Calling(self.ctx)
         self.manager = ManagerCases(self.ctx)
+        self.backoffice = BackOfficeCases(self.ctx)

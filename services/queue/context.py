@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Literal
 
 import asyncpg
 
@@ -19,8 +20,11 @@ from shared import errors
 from shared.auth import ClerkClaims
 from shared.clock import now as clock_now
 from shared.events.base import Envelope, EventData, make_event
+from shared.events.queue import SessionEnded
 from shared.outbox import add_to_outbox
 from shared.settings import Settings
+
+EndReason = Literal["signed_out", "deactivated", "ended_by_manager"]  # why a session bound to no window ended
 
 
 class QueueContext:
@@ -80,6 +84,16 @@ class QueueContext:
     async def emit(self, conn: asyncpg.Connection, at: datetime, *data: EventData, payload: str = "") -> None:
         """Events into the outbox in ``conn``'s transaction, and a board notice (``payload``: a call, or nothing)."""
         await add_to_outbox(conn, *(self.event(x, at) for x in data), notify=(BOARD_CHANNEL, payload))
+
+    async def end_staff_sessions(self, conn: asyncpg.Connection, staff_id: str, reason: EndReason, *,
+                                 session_id: uuid.UUID | None = None, role: str | None = None) -> int:
+        """End sessions bound to no window (a duty manager's, a back-office clerk's: one, one role's, or all) in
+        ``conn``'s transaction, and tell every service of the site (``queue.session.ended``)."""
+        ended = await self.site_store.end_staff_sessions(conn, staff_id, reason, session_id=session_id, role=role)
+        if ended:
+            await self.emit(conn, self.now(), *(SessionEnded(session_id=sid, staff_id=staff_id, role=r, reason=reason)
+                                                for sid, r in ended))
+        return len(ended)
 
     async def clerk_window(self, conn: asyncpg.Connection, claims: ClerkClaims) -> asyncpg.Record:
         """The clerk's window, locked, while the token's session is the window's (Unauthorized once it has ended)."""

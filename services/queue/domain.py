@@ -52,6 +52,10 @@ class TicketAtWindow(QueueError, errors.Conflict):
     """A ticket is still at the window (called or serving): finish it first."""
 
 
+class NotBackOffice(QueueError, errors.Forbidden):
+    """The staff member has no back-office department (后台/科室), so cannot sign in to the back office."""
+
+
 # --- values ---------------------------------------------------------------------------------------
 
 
@@ -233,6 +237,18 @@ def window_transition(state: WindowState, action: WindowAction, *, window_no: in
     if rule.busy is not None and number_at_window is not None:
         raise TicketAtWindow(rule.busy.format(number=number_at_window))
     return rule.target
+
+
+# --- back office (后台/科室) ---------------------------------------------------------------------------
+
+
+def backoffice_department(staff_id: str, department: str | None) -> str:
+    """The department a back-office sign-in acts for: the staff member's own (前台受理, 后台办理); a clerk of the
+    windows or a duty manager without one is refused."""
+    if not department:
+        raise NotBackOffice(f"{staff_id} 不是后台科室人员，请在窗口或值班长处登录 / {staff_id} has no back-office "
+                            "department: sign in at a window or as duty manager")
+    return department
 
 
 # --- numbers and waiting estimates ----------------------------------------------------------------

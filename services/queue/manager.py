@@ -15,10 +15,10 @@ import asyncpg
 from services.queue.context import QueueContext
 from shared import errors
 from shared.auth import TOKEN_TTL_S, ClerkClaims, hash_password, issue_token, verify_password
-from shared.events.queue import SessionEnded
 from shared.ids import uuid7
 
 MANAGER = "manager"  # the role of a duty manager's token
+BACKOFFICE = "backoffice"  # the role of a back-office clerk's token (后台, window 0, with a department)
 
 
 def check_roles(a: str, b: list[str]) -> None:
@@ -51,7 +51,7 @@ class ManagerCases:
         if claims.role != MANAGER:
             raise errors.Forbidden("需要大厅负责人权限 / a hall manager's token is required")
         async with self.ctx.pool.acquire() as conn:
-            live = await self.store.manager_session_live(conn, claims.session_id, claims.staff_id)
+            live = await self.store.staff_session_live(conn, claims.session_id, claims.staff_id, MANAGER)
         if not live:
             raise errors.Unauthorized("登录已失效，请重新登录 / this session has ended: sign in again")
         return claims
@@ -67,7 +67,7 @@ class ManagerCases:
             raise errors.Forbidden(f"{staff_id} 不是大厅负责人 / not a hall manager")
         session, expires = uuid7(), int(time.time()) + TOKEN_TTL_S
         async with ctx.pool.acquire() as conn:
-            await self.store.start_manager_session(conn, session, staff_id, expires)
+            await self.store.start_staff_session(conn, session, staff_id, MANAGER, expires)
         token = issue_token(ctx.settings.token_secret, ClerkClaims(
             site=ctx.site, staff_id=staff_id, window_no=0, session_id=session, expires_at=expires, role=MANAGER))
         return {"token": token, "staff_id": staff_id, "role": MANAGER, "expires_in_s": TOKEN_TTL_S}
@@ -75,46 +75,49 @@ class ManagerCases:
     async def sign_out(self, claims: ClerkClaims) -> dict[str, Any]:
         """End this duty manager's session: its token is refused by every service of the site from now on."""
         async with self.ctx.pool.acquire() as conn, conn.transaction():
-            ended = await self._end_sessions(conn, claims.staff_id, "signed_out", claims.session_id)
+            ended = await self.ctx.end_staff_sessions(conn, claims.staff_id, "signed_out",
+                                                      session_id=claims.session_id)
         return {"staff_id": claims.staff_id, "session_ended": bool(ended)}
-
-    async def _end_sessions(self, conn: asyncpg.Connection, staff_id: str, reason: str,
-                            session_id: uuid.UUID | None = None) -> int:
-        """End a manager's live sessions (one, or all of them) and tell every service of the site."""
-        ended = await self.store.end_manager_sessions(conn, staff_id, reason, session_id)
-        if ended:
-            await self.ctx.emit(conn, self.ctx.now(), *(SessionEnded(session_id=s, staff_id=staff_id, role=MANAGER,
-                                                                     reason=reason) for s in ended))
-        return len(ended)
 
     async def list_staff(self) -> list[dict[str, Any]]:
         async with self.ctx.pool.acquire() as conn:
             rows = await self.store.staff_with_roles(conn)
-        return [{"staff_id": r["id"], "name": r["name"], "manager": r["is_manager"], "active": r["active"],
-                 "roles": r["roles"]} for r in rows]
+        return [{"staff_id": r["id"], "name": r["name"], "manager": r["is_manager"], "backoffice": r["backoffice"],
+                 "active": r["active"], "roles": r["roles"]} for r in rows]
 
-    async def add_staff(self, staff_id: str, name: str, password: str, manager: bool) -> dict[str, Any]:
+    async def add_staff(self, staff_id: str, name: str, password: str, manager: bool,
+                        backoffice: str | None = None) -> dict[str, Any]:
+        """A new staff member: a clerk (AB roles come with ``PUT /windows/{no}/roles``), a duty manager, and/or a
+        back-office clerk of department ``backoffice`` (后台/科室)."""
         pw = await asyncio.to_thread(hash_password, password)
         async with self.ctx.pool.acquire() as conn:
-            added = await self.store.add_staff(conn, staff_id, name, pw, manager)
+            added = await self.store.add_staff(conn, staff_id, name, pw, manager, backoffice)
         if not added:
             raise errors.Conflict(f"工号 {staff_id} 已存在 / staff id already exists")
-        return {"staff_id": staff_id, "name": name, "manager": manager, "active": True, "roles": []}
+        return {"staff_id": staff_id, "name": name, "manager": manager, "backoffice": backoffice, "active": True,
+                "roles": []}
 
-    async def change_staff(self, staff_id: str, *, name: str | None, password: str | None, active: bool | None
-                           ) -> dict[str, Any]:
-        """Rename, set a new password, or (de)activate; deactivating ends the person's manager sessions and is
-        refused while they are signed in at a window."""
+    async def change_staff(self, staff_id: str, *, name: str | None, password: str | None, active: bool | None,
+                           backoffice: str | None = None, set_backoffice: bool = False) -> dict[str, Any]:
+        """Rename, set a new password, move to another department (``set_backoffice``; None: out of the back office),
+        or (de)activate. Deactivating ends every session of the person bound to no window (duty manager, back office)
+        and is refused while they are signed in at a window; a change of department ends their back-office sessions
+        (their tokens name the old one)."""
         pw = await asyncio.to_thread(hash_password, password) if password else None
         async with self.ctx.pool.acquire() as conn, conn.transaction():
-            row = await self.store.change_staff(conn, staff_id, name=name, password_hash=pw, active=active)
-            if row is None:
+            changed = await self.store.change_staff(conn, staff_id, name=name, password_hash=pw, active=active,
+                                                    backoffice=backoffice, set_backoffice=set_backoffice)
+            if changed is None:
                 raise errors.NotFound(f"工号不存在 / no staff {staff_id}")
+            row, department_before = changed
             if active is False and await self.ctx.store.window_of(conn, staff_id):
                 raise errors.Conflict("该工作人员仍在窗口登录，请先签退 / still signed in at a window")
             if active is False:
-                await self._end_sessions(conn, staff_id, "deactivated")
-        return {"staff_id": row["id"], "name": row["name"], "manager": row["is_manager"], "active": row["active"]}
+                await self.ctx.end_staff_sessions(conn, staff_id, "deactivated")
+            elif row["backoffice"] != department_before:
+                await self.ctx.end_staff_sessions(conn, staff_id, "ended_by_manager", role=BACKOFFICE)
+        return {"staff_id": row["id"], "name": row["name"], "manager": row["is_manager"],
+                "backoffice": row["backoffice"], "active": row["active"]}
 
     async def set_roles(self, window_no: int, a: str, b: list[str]) -> dict[str, Any]:
         """Replace the window's AB roles: one A, one or more B, all different people (杜绝空窗)."""

@@ -15,7 +15,10 @@ from services.queue.domain import Policy
 from services.queue.hours import office_hours_from_json
 from services.queue.site_store import SiteStore
 from shared.auth import hash_password
+from shared.events.base import make_event
+from shared.events.queue import SessionEnded
 from shared.ids import queue_uuid
+from shared.outbox import add_to_outbox
 
 
 class _M(BaseModel):
@@ -49,6 +52,8 @@ class StaffCfg(_M):
     password: str = Field(min_length=4)
     roles: list[tuple[int, str]] = []
     manager: bool = False
+    # 后台科室: the department (as the matters catalog names it) this person works for in the back office
+    backoffice: str | None = Field(None, min_length=2, max_length=30)
 
 
 class OfficeHoursCfg(_M):
@@ -118,7 +123,15 @@ async def apply_site_config(conn: asyncpg.Connection, cfg: SiteCfg, store: SiteS
         known = await store.staff_ids(conn)
         for s in cfg.staff:
             if s.staff_id in known:
-                await store.rename_staff(conn, s.staff_id, s.name, s.manager)
+                before = await store.update_seeded_staff(conn, s.staff_id, s.name, s.manager, s.backoffice)
+                if before != s.backoffice:  # moved to another department: tokens naming the old one end here
+                    await _end_backoffice_sessions(conn, store, cfg.site, s.staff_id)
             else:
-                await store.add_staff(conn, s.staff_id, s.name, hash_password(s.password), s.manager)
+                await store.add_staff(conn, s.staff_id, s.name, hash_password(s.password), s.manager, s.backoffice)
             await store.replace_staff_roles(conn, s.staff_id, [(no, role) for no, role in s.roles])
+
+
+async def _end_backoffice_sessions(conn: asyncpg.Connection, store: SiteStore, site: str, staff_id: str) -> None:
+    ended = await store.end_staff_sessions(conn, staff_id, "ended_by_manager", role="backoffice")
+    await add_to_outbox(conn, *(make_event(site, SessionEnded(session_id=sid, staff_id=staff_id, role=role,
+                                                              reason="ended_by_manager")) for sid, role in ended))

@@ -1,5 +1,5 @@
-"""SQL of the site's configuration, one class: staff and AB roles (AB角), duty managers' sessions, the queues a
-window serves, matter routes (事项 → 队列) and the site file's upserts."""
+"""SQL of the site's configuration, one class: staff and AB roles (AB角), sessions bound to no window (duty managers'
+and back-office clerks'), the queues a window serves, matter routes (事项 → 队列) and the site file's upserts."""
 
 from __future__ import annotations
 
@@ -36,54 +36,67 @@ class SiteStore:
             matter_id, name, queue_id, enabled,
         )
 
-    # --- duty managers' sessions ----------------------------------------------------------------
-    async def manager_session_live(self, conn: asyncpg.Connection, session_id: uuid.UUID, staff_id: str) -> bool:
-        """A duty manager's own live session, or a manager signed in at a window (its window session)."""
+    # --- sessions bound to no window: duty managers' (值班长) and back-office clerks' (后台) -------------
+    async def staff_session_live(self, conn: asyncpg.Connection, session_id: uuid.UUID, staff_id: str,
+                                 role: str) -> bool:
+        """A live session of ``role`` (``manager``: also a manager signed in at a window, its window session) whose
+        staff member is still active and still has that role (a manager; a department of the back office)."""
         return bool(await conn.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM manager_sessions m JOIN staff s ON s.id = m.staff_id
-                              WHERE m.session_id = $1 AND m.staff_id = $2 AND m.ended_at IS NULL
-                                AND s.active AND s.is_manager)
-                   OR EXISTS (SELECT 1 FROM windows w WHERE w.session_id = $1 AND w.staff_id = $2)""",
-            session_id, staff_id))
+            """SELECT EXISTS (SELECT 1 FROM staff_sessions m JOIN staff s ON s.id = m.staff_id
+                              WHERE m.session_id = $1 AND m.staff_id = $2 AND m.role = $3 AND m.ended_at IS NULL
+                                AND s.active AND CASE $3 WHEN 'manager' THEN s.is_manager
+                                                         ELSE s.backoffice IS NOT DISTINCT FROM m.department END)
+                   OR ($3 = 'manager' AND EXISTS (SELECT 1 FROM windows w
+                                                  WHERE w.session_id = $1 AND w.staff_id = $2))""",
+            session_id, staff_id, role))
 
-    async def start_manager_session(self, conn: asyncpg.Connection, session_id: uuid.UUID, staff_id: str,
-                                    expires_at: int) -> None:
+    async def start_staff_session(self, conn: asyncpg.Connection, session_id: uuid.UUID, staff_id: str,
+                                  role: str, expires_at: int, department: str | None = None) -> None:
         await conn.execute(
-            "INSERT INTO manager_sessions (session_id, staff_id, expires_at) VALUES ($1, $2, to_timestamp($3))",
-            session_id, staff_id, expires_at)
+            """INSERT INTO staff_sessions (session_id, staff_id, role, department, expires_at)
+               VALUES ($1, $2, $3, $4, to_timestamp($5))""",
+            session_id, staff_id, role, department, expires_at)
 
-    async def end_manager_sessions(self, conn: asyncpg.Connection, staff_id: str, reason: str,
-                                   session_id: uuid.UUID | None = None) -> list[uuid.UUID]:
-        """End a manager's live sessions (one, or all of them); the ids of those ended."""
+    async def end_staff_sessions(self, conn: asyncpg.Connection, staff_id: str, reason: str, *,
+                                 session_id: uuid.UUID | None = None, role: str | None = None
+                                 ) -> list[tuple[uuid.UUID, str]]:
+        """End a staff member's live sessions (one, those of one role, or all); (session id, role) of those ended."""
         rows = await conn.fetch(
-            """UPDATE manager_sessions SET ended_at = now(), end_reason = $3
+            """UPDATE staff_sessions SET ended_at = now(), end_reason = $3
                WHERE staff_id = $1 AND ended_at IS NULL AND ($2::uuid IS NULL OR session_id = $2)
-               RETURNING session_id""", staff_id, session_id, reason)
-        return [r["session_id"] for r in rows]
+                 AND ($4::text IS NULL OR role = $4)
+               RETURNING session_id, role""", staff_id, session_id, reason, role)
+        return [(r["session_id"], r["role"]) for r in rows]
 
     # --- staff and roles ------------------------------------------------------------------------
     async def staff_with_roles(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
         return await conn.fetch(
-            """SELECT s.id, s.name, s.is_manager, s.active,
+            """SELECT s.id, s.name, s.is_manager, s.backoffice, s.active,
                       coalesce(json_agg(json_build_array(r.window_no, r.role) ORDER BY r.window_no)
                                FILTER (WHERE r.window_no IS NOT NULL), '[]') AS roles
                FROM staff s LEFT JOIN window_roles r ON r.staff_id = s.id GROUP BY s.id ORDER BY s.id""")
 
     async def add_staff(self, conn: asyncpg.Connection, staff_id: str, name: str, password_hash: str,
-                        manager: bool) -> bool:
+                        manager: bool, backoffice: str | None = None) -> bool:
         """False when the staff id is taken."""
         status = await conn.execute(
-            """INSERT INTO staff (id, name, password_hash, is_manager) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (id) DO NOTHING""", staff_id, name, password_hash, manager)
+            """INSERT INTO staff (id, name, password_hash, is_manager, backoffice) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (id) DO NOTHING""", staff_id, name, password_hash, manager, backoffice)
         return str(status).endswith(" 1")
 
     async def change_staff(self, conn: asyncpg.Connection, staff_id: str, *, name: str | None,
-                           password_hash: str | None, active: bool | None) -> asyncpg.Record | None:
-        """Change what is given (None: keep); None when there is no such staff."""
-        return await conn.fetchrow(
-            """UPDATE staff SET name = coalesce($2, name), password_hash = coalesce($3, password_hash),
-                   active = coalesce($4, active) WHERE id = $1 RETURNING id, name, is_manager, active""",
-            staff_id, name, password_hash, active)
+                           password_hash: str | None, active: bool | None, backoffice: str | None,
+                           set_backoffice: bool = False) -> tuple[asyncpg.Record, str | None] | None:
+        """Change what is given (None: keep; the department only with ``set_backoffice``, where None removes it);
+        the row after and the department before, or None when there is no such staff."""
+        row = await conn.fetchrow(
+            """WITH before AS (SELECT backoffice FROM staff WHERE id = $1 FOR UPDATE)
+               UPDATE staff SET name = coalesce($2, name), password_hash = coalesce($3, password_hash),
+                   active = coalesce($4, active), backoffice = CASE WHEN $6 THEN $5 ELSE staff.backoffice END
+               FROM before WHERE id = $1
+               RETURNING id, name, is_manager, staff.backoffice, active, before.backoffice AS backoffice_before""",
+            staff_id, name, password_hash, active, backoffice, set_backoffice)
+        return (row, row["backoffice_before"]) if row is not None else None
 
     async def active_staff(self, conn: asyncpg.Connection, staff_ids: list[str]) -> set[str]:
         return {r["id"] for r in await conn.fetch("SELECT id FROM staff WHERE id = ANY($1) AND active", staff_ids)}
@@ -145,8 +158,14 @@ class SiteStore:
     async def staff_ids(self, conn: asyncpg.Connection) -> set[str]:
         return {r["id"] for r in await conn.fetch("SELECT id FROM staff")}
 
-    async def rename_staff(self, conn: asyncpg.Connection, staff_id: str, name: str, manager: bool) -> None:
-        await conn.execute("UPDATE staff SET name = $2, is_manager = $3 WHERE id = $1", staff_id, name, manager)
+    async def update_seeded_staff(self, conn: asyncpg.Connection, staff_id: str, name: str, manager: bool,
+                                  backoffice: str | None) -> str | None:
+        """The site file's name, manager flag and department of a known staff member (never the password); the
+        department before."""
+        return await conn.fetchval(
+            """WITH before AS (SELECT backoffice FROM staff WHERE id = $1 FOR UPDATE)
+               UPDATE staff SET name = $2, is_manager = $3, backoffice = $4 FROM before WHERE id = $1
+               RETURNING before.backoffice""", staff_id, name, manager, backoffice)
 
     async def replace_staff_roles(self, conn: asyncpg.Connection, staff_id: str, roles: list[tuple[int, str]]
                                   ) -> None:

@@ -17,7 +17,7 @@ from services.ratings import complaints, stats
 from services.ratings.app import PREFIX, RatingsApp, scale_view
 from shared import errors
 from shared.auth import ClerkClaims
-from shared.http import StrictIn, bearer_claims, clerk_claims, state_dependency
+from shared.http import SaneDate, StrictIn, bearer_claims, clerk_claims, state_dependency
 from shared.ratelimit import client_ip
 
 router = APIRouter(prefix=PREFIX)
@@ -38,8 +38,12 @@ class NoteIn(StrictIn):
     note: str | None = Field(None, max_length=1000)
 
 
+class RectifyIn(NoteIn):
+    by: date | None = None  # 限期整改: promised by this day (at the latest the complaint's due day); absent: done now
+
+
 class CloseIn(NoteIn):
-    outcome: Literal["rectified", "explained", "voided", "upheld"] | None = None
+    outcome: Literal["rectified", "explained"] | None = None  # if given, what the complaint closes as
 
 
 App = Annotated[RatingsApp, Depends(state_dependency("ratings"))]
@@ -97,71 +101,98 @@ async def verify_chain(app: App) -> dict[str, Any]:
 
 
 # --- bad-rating follow-up (差评整改) -------------------------------------------------------------------
+STEP_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "not this person's step (a clerk verifying or closing; the appellant reviewing)"},
+    404: {"description": "no such complaint"},
+    409: {"description": "the complaint is not in a state for this step"},
+    422: {"description": "the step lacks a note or a sensible date"}}
+
+
 @router.get("/complaints")
 async def list_complaints(app: App, claims: Staff, status: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    """Complaints (one per bad rating), the earliest due first."""
-    return await complaints.list_(app, status, limit)
+    """Complaints (one per bad rating), those to handle first (earliest due first), then closed ones. ``status``:
+    one status, or ``active`` (not closed). Each with the rating (the citizen's words for a duty manager only),
+    the due day in working days and ``next_actions`` (the steps the caller may take)."""
+    return await complaints.list_(app, claims, status, limit)
 
 
-@router.get("/complaints/{complaint_id}")
+@router.get("/complaints/{complaint_id}", responses={404: {"description": "no such complaint"}})
 async def get_complaint(complaint_id: uuid.UUID, app: App, claims: Staff) -> dict[str, Any]:
-    return await complaints.get(app, complaint_id)
+    """One complaint with its log and ``next_actions`` (computed by the pure state machine for the caller)."""
+    return await complaints.get(app, claims, complaint_id)
 
 
-@router.post("/complaints/{complaint_id}/verify")
+@router.post("/complaints/{complaint_id}/verify", responses=STEP_ERRORS)
 async def verify_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
                            ) -> dict[str, Any]:
-    """回访核实 (hall manager): the citizen was called back."""
+    """回访核实 (duty manager): the citizen was called back and the facts checked."""
     return await complaints.act(app, claims, complaint_id, "verify", note=body.note if body else None)
 
 
-@router.post("/complaints/{complaint_id}/rectify")
-async def rectify_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
+@router.post("/complaints/{complaint_id}/rectify", responses=STEP_ERRORS)
+async def rectify_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: RectifyIn | None = None
                             ) -> dict[str, Any]:
-    """整改: fixed now or by the deadline."""
-    return await complaints.act(app, claims, complaint_id, "rectify", note=body.note if body else None)
+    """整改 (the rated clerk or a duty manager): done now, or ``by`` a day (限期整改; report it done later)."""
+    return await complaints.act(app, claims, complaint_id, "rectify", note=body.note if body else None,
+                                rectify_by=body.by if body else None)
 
 
-@router.post("/complaints/{complaint_id}/explain")
+@router.post("/complaints/{complaint_id}/explain", responses=STEP_ERRORS)
 async def explain_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
                             ) -> dict[str, Any]:
-    """说明: why it cannot be fixed."""
+    """解释说明 (the rated clerk or a duty manager): why it cannot be fixed, in the ``note``."""
     return await complaints.act(app, claims, complaint_id, "explain", note=body.note if body else None)
 
 
-@router.post("/complaints/{complaint_id}/appeal")
+@router.post("/complaints/{complaint_id}/appeal", responses=STEP_ERRORS)
 async def appeal_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
                            ) -> dict[str, Any]:
-    """申诉: the rating is claimed to be mistaken or malicious."""
+    """申诉 (the rated clerk or a duty manager): the rating is mistaken or malicious, the reason in the ``note``.
+    A second duty manager decides it (approve or reject)."""
     return await complaints.act(app, claims, complaint_id, "appeal", note=body.note if body else None)
 
 
-@router.post("/complaints/{complaint_id}/close")
+@router.post("/complaints/{complaint_id}/approve", responses=STEP_ERRORS)
+async def approve_appeal(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
+                         ) -> dict[str, Any]:
+    """复核通过 (a duty manager other than the appellant and the rated clerk): the rating is voided by a new chain
+    entry (the ``note`` as reason, the caller as approver) and the complaint closes ``voided``."""
+    return await complaints.act(app, claims, complaint_id, "approve", note=body.note if body else None)
+
+
+@router.post("/complaints/{complaint_id}/reject", responses=STEP_ERRORS)
+async def reject_appeal(complaint_id: uuid.UUID, app: App, claims: Staff, body: NoteIn | None = None
+                        ) -> dict[str, Any]:
+    """复核驳回 (a duty manager other than the appellant): the rating stands, the follow-up goes on where it was."""
+    return await complaints.act(app, claims, complaint_id, "reject", note=body.note if body else None)
+
+
+@router.post("/complaints/{complaint_id}/close", responses=STEP_ERRORS)
 async def close_complaint(complaint_id: uuid.UUID, app: App, claims: Staff, body: CloseIn | None = None
                           ) -> dict[str, Any]:
-    """办结 (hall manager). An appeal closes ``voided`` (the rating is voided by a new chain entry, with the note
-    as reason and the manager as approver) or ``upheld``."""
+    """办结 (duty manager): a rectified or explained complaint closes as such."""
     return await complaints.act(app, claims, complaint_id, "close", note=body.note if body else None,
                                 outcome=body.outcome if body else None)
 
 
 # --- statistics ---------------------------------------------------------------------------------------
 GroupBy = Literal["window", "staff", "day"]
-From = Annotated[date, Query(alias="from")]
+From = Annotated[SaneDate, Query(alias="from")]
 
 
 @router.get("/stats")
-async def get_stats(app: App, start: From, to: date, group_by: GroupBy = "window") -> dict[str, Any]:
-    """满意率 (top two levels over standing ratings) and 参评率 (citizen ratings over invitations) per window,
-    clerk or day, for services completed from ``from`` to ``to`` (site days)."""
+async def get_stats(app: App, start: From, to: SaneDate, group_by: GroupBy = "window") -> dict[str, Any]:
+    """满意率 (好评 = 基本满意 and better, over standing ratings: given or defaulted, voided ones left out) and 参评率
+    (standing citizen ratings over invitations) per window, clerk or day, for services completed from ``from`` to
+    ``to`` (site days)."""
     rows = await stats.tallies(app, group_by, start, to)
     return {"group_by": group_by, "from": start.isoformat(), "to": to.isoformat(), "scale": app.scale.name,
             "rows": rows}
 
 
 @router.get("/stats.csv", response_class=Response)
-async def get_stats_csv(app: App, start: From, to: date, group_by: GroupBy = "window") -> Response:
+async def get_stats_csv(app: App, start: From, to: SaneDate, group_by: GroupBy = "window") -> Response:
     """The same as CSV (UTF-8 with BOM), for the monthly report."""
     rows = await stats.tallies(app, group_by, start, to)
     name = f"ratings-{app.site}-{group_by}-{start.isoformat()}-{to.isoformat()}.csv"

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from services.ratings import complaint_rules as rules
 from services.ratings import domain as d
 from services.ratings.limits import RatingLimits
 from services.ratings.settings import RatingsSettings
@@ -20,6 +21,7 @@ from shared import errors
 from shared.clock import iso
 from shared.clock import now as clock_now
 from shared.consumer import Handler
+from shared.crypto import CannotDecrypt, DataBox, derive_development_key, parse_key
 from shared.events import matters as mev
 from shared.events import queue as qev
 from shared.events import ratings as ev
@@ -60,8 +62,19 @@ def rating_view(row: asyncpg.Record, tz: Any) -> dict[str, Any]:
             "chain_hash": row["chain_hash"]}
 
 
+def make_box(settings: RatingsSettings) -> DataBox:
+    """The key that seals the citizens' free text at rest (a BadKey for a malformed one, before anything starts)."""
+    old = [parse_key(k, "ratings_old_data_keys") for k in settings.ratings_old_data_keys]
+    if settings.ratings_data_key:
+        return DataBox(parse_key(settings.ratings_data_key, "ratings_data_key"), old)
+    log.warning("data_key_not_set", detail="citizens' rating texts are sealed with a key derived from the site's "
+                                           "token secret: set HALLNET_RATINGS_DATA_KEY outside development")
+    return DataBox(derive_development_key(settings.token_secret, salt=b"hallnet-ratings",
+                                          info=b"citizen text at rest"), old)
+
+
 class RatingsApp:
-    def __init__(self, pool: asyncpg.Pool, settings: RatingsSettings, *,
+    def __init__(self, pool: asyncpg.Pool, settings: RatingsSettings, *, box: DataBox | None = None,
                  clock: Callable[[], datetime] | None = None, store: RatingsStore | None = None) -> None:
         self.pool = pool
         self.settings = settings
@@ -69,6 +82,7 @@ class RatingsApp:
         self.tz = settings.tz
         self.scale = d.scale_of(settings.ratings_scale)
         self.store = store or RatingsStore()
+        self.box = box or make_box(settings)
         self._clock = clock or (lambda: clock_now(self.tz))
         self._years_warned: set[int] = set()
         self.limits = RatingLimits(settings)
@@ -100,10 +114,15 @@ class RatingsApp:
 
     async def on_case_accepted(self, conn: asyncpg.Connection, env: Envelope, data: mev.CaseAccepted) -> None:
         await self.store.remember_case(conn, data.case_id, data.matter_id, data.window_no, data.staff_id,
-                                       env.occurred_at)
+                                       data.kind, env.occurred_at)
 
     async def on_case_completed(self, conn: asyncpg.Connection, env: Envelope, data: mev.CaseCompleted) -> None:
+        """一事一评 for a promised case only: a 即办件 finished at the window was rated there (一次一评)."""
         facts = await self.store.case_facts(conn, data.case_id)
+        kind = getattr(data, "kind", None) or (facts["kind"] if facts else None)  # older events carry no kind
+        if not d.invites_online(kind):
+            log.info("invitation_not_needed", subject="case", subject_id=str(data.case_id), kind=kind)
+            return
         await self._invite(conn, "case", data.case_id, facts["window_no"] if facts else None,
                            facts["staff_id"] if facts else None, facts["matter_id"] if facts else None,
                            env.occurred_at)
@@ -181,11 +200,13 @@ class RatingsApp:
                     if pad_window_no is not None:
                         await self._check_pad(conn, inv, pad_window_no, now)
                     inds, tags, cleaned = d.check_rating(scale, level, indicators, reasons, text)
+                    rating_id = uuid7()
                     row = await self.append(conn, {
-                        "id": uuid7(), "kind": "submitted", "invitation_id": inv["id"], "voids": None,
+                        "id": rating_id, "kind": "submitted", "invitation_id": inv["id"], "voids": None,
                         "subject": inv["subject"], "subject_id": inv["subject_id"], "window_no": inv["window_no"],
                         "staff_id": inv["staff_id"], "matter_id": inv["matter_id"], "scale": scale.name,
-                        "level": level, "indicators": inds, "reasons": tags, "text": cleaned,
+                        "level": level, "indicators": inds, "reasons": tags, "text": None,
+                        "text_sealed": self.box.seal(cleaned, f"rating:{rating_id}:text") if cleaned else None,
                         "channel": inv["channel"], "void_reason": None, "approved_by": None, "created_at": now})
                     events: list[EventData] = [ev.RatingSubmitted(
                         rating_id=row["id"], subject=row["subject"], subject_id=row["subject_id"],
@@ -201,10 +222,20 @@ class RatingsApp:
                  chain_seq=row["chain_seq"])
         return rating_view(row, self.tz)
 
+    def citizen_text(self, row: asyncpg.Record) -> str | None:
+        """The citizen's words of a rating row, opened (for a duty manager's eyes only; never logged)."""
+        if row["text_sealed"] is None:
+            return row["text"]  # written before texts were sealed
+        try:
+            return self.box.open(bytes(row["text_sealed"]), f"rating:{row['rating_id']}:text")
+        except CannotDecrypt as exc:
+            log.warning("rating_text_unreadable", rating_id=str(row["rating_id"]), reason=str(exc))
+            return None
+
     def complaint_due_at(self, opened: datetime) -> datetime:
         """End of the ``ratings_complaint_due_days``-th working day after ``opened`` (次日起算; China's statutory
         holidays and 调休 from the national calendar, weekends only for a year it does not know)."""
-        day = d.complaint_due_day(self.calendar, opened.astimezone(self.tz).date(),
+        day = rules.complaint_due_day(self.calendar, opened.astimezone(self.tz).date(),
                                   self.settings.ratings_complaint_due_days)
         return end_of_day(day, self.tz)
 
@@ -247,7 +278,7 @@ class RatingsApp:
                     "level": scale.default_level, "indicators": {}, "reasons": [], "text": None,
                     "channel": inv["channel"], "void_reason": None, "approved_by": None, "created_at": now})
                 await add_to_outbox(conn, self.event(ev.RatingDefaulted(
-                    rating_id=row["id"], subject_id=row["subject_id"], level=row["level"],
+                    rating_id=row["id"], subject_id=row["subject_id"], level=row["level"], scale=scale.name,
                     **self.chain_fields(row)), now))
                 done += 1
         if done:

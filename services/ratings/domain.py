@@ -1,20 +1,19 @@
 """Pure rules of the ratings service (好差评): scales, sub-indicators, reason tags for a bad rating, the
-check of a submission, the default level of an unrated invitation, and the hash chain that makes the
-ratings tamper-evident. No I/O here."""
+check of a submission, the default level of an unrated invitation, which completed services are invited to rate,
+how ratings are counted (好评/差评, defaulted, voided), and the hash chain that makes the ratings tamper-evident.
+The follow-up of a bad rating (差评整改) is ``complaint_rules.py``. No I/O here."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared import chain as chain_rule
 from shared import errors
-
-if TYPE_CHECKING:
-    from shared.workdays import WorkCalendar
 
 
 class RatingsError(errors.DomainError):
@@ -47,25 +46,27 @@ class Scale:
     labels: Mapping[int, str]
     default_level: int  # what an invitation not rated in time counts as (基本满意 on the national scale)
     bad_max: int  # levels at or below this are a bad rating (差评), followed up
+    satisfied_min: int  # levels at or above this are 好评 (satisfied): 基本满意 and better on the national scale
 
     @property
     def levels(self) -> list[int]:
         return sorted(self.labels, reverse=True)
 
-    @property
-    def satisfied_min(self) -> int:
-        """The lowest of the top two levels: the satisfaction rate counts ratings at or above it."""
-        return self.levels[1]
-
     def is_bad(self, level: int) -> bool:
         return level <= self.bad_max
 
+    def is_satisfied(self, level: int) -> bool:
+        """好评, as the nation counts: 非常满意, 满意 and 基本满意 (levels ≥ 3 of 5)."""
+        return level >= self.satisfied_min
 
-# 全国政务服务"好差评": five levels; the seeds' hall used four (非常满意, 满意, 一般, 不满意)
+
+# 全国政务服务"好差评": five levels; the seeds' hall used four (非常满意, 满意, 一般, 不满意), where 一般 plays the part
+# of 基本满意 (the default of an unrated service, and still satisfied)
 SCALES: dict[str, Scale] = {
     "national5": Scale("national5", {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"},
-                       default_level=3, bad_max=2),
-    "seeds4": Scale("seeds4", {4: "非常满意", 3: "满意", 2: "一般", 1: "不满意"}, default_level=2, bad_max=1),
+                       default_level=3, bad_max=2, satisfied_min=3),
+    "seeds4": Scale("seeds4", {4: "非常满意", 3: "满意", 2: "一般", 1: "不满意"}, default_level=2, bad_max=1,
+                    satisfied_min=2),
 }
 
 # sub-indicators rated on site (现场评价), each on the same scale as the overall level
@@ -135,6 +136,13 @@ def check_pad(*, window_no: int, inv_subject: str, inv_window_no: int | None, in
                          f"than {minutes:g} minutes ago; rate it from the link sent by SMS")
 
 
+def invites_online(case_kind: str | None) -> bool:
+    """一事一评: a promised case (承诺件) is rated online once it is finished. A 即办件 finished at the window was
+    rated there (一次一评, the ticket's invitation) and gets no online invitation; an unknown kind counts as
+    promised."""
+    return case_kind != "instant"
+
+
 def invitation_status(*, rated_kind: str | None, expires_at: datetime, now: datetime) -> str:
     """``rated`` (the citizen rated), ``expired`` (past its time: defaulted, or about to be) or ``open``."""
     if rated_kind == "submitted":
@@ -147,6 +155,8 @@ GENESIS = chain_rule.GENESIS
 CHAINED_FIELDS = ("chain_seq", "rating_id", "kind", "invitation_id", "voids", "subject", "subject_id", "window_no",
                   "staff_id", "matter_id", "scale", "level", "indicators", "reasons", "text", "channel",
                   "void_reason", "approved_by", "created_at")
+# chained only when set, so that entries written before the field existed keep their hashes
+OPTIONAL_CHAINED_FIELDS = ("text_sealed",)  # the citizen's text, sealed (AES-GCM) before it reaches the database
 
 
 def _plain(value: Any) -> Any:
@@ -158,12 +168,15 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
     return str(value)  # uuids
 
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
     """The canonical JSON of an entry's fixed fields: sorted keys, no spaces, UTF-8, times in UTC (µs)."""
     body = {k: _plain(entry.get(k)) for k in CHAINED_FIELDS}
+    body.update({k: _plain(entry[k]) for k in OPTIONAL_CHAINED_FIELDS if entry.get(k) is not None})
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -208,57 +221,28 @@ def verify_chain(entries: Iterable[Mapping[str, Any]], *, head_seq: int, head_ha
     return ChainCheck(True, checked, None, None, head_seq)
 
 
-# --- bad-rating follow-up (差评整改) -------------------------------------------------------------------
-class ComplaintStateError(errors.Conflict, RatingsError):
-    pass
+# --- counting (好差评统计) ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Counted:
+    """Ratings of one group with the same standing, scale and level: ``state`` is ``submitted`` (given by the
+    citizen and standing), ``defaulted`` (not given in time) or ``voided`` (voided on appeal, whatever it was)."""
+
+    state: str
+    scale: str
+    level: int | None
+    n: int = 1
 
 
-# action → (statuses it may start from, status it leads to). 回访核实 → 整改 or 说明 → 办结; 申诉复核 before that.
-COMPLAINT_ACTIONS: dict[str, tuple[frozenset[str], str]] = {
-    "verify": (frozenset({"open"}), "verified"),
-    "rectify": (frozenset({"verified"}), "rectified"),
-    "explain": (frozenset({"verified"}), "explained"),
-    "appeal": (frozenset({"open", "verified"}), "appealed"),
-    "close": (frozenset({"rectified", "explained", "appealed"}), "closed"),
-}
-APPEAL_OUTCOMES = ("voided", "upheld")
-
-
-def next_complaint_status(action: str, status: str) -> str:
-    starts, to = COMPLAINT_ACTIONS[action]
-    if status not in starts:
-        raise ComplaintStateError(f"差评处理状态为 {status}，不能 {action} / a complaint that is {status} cannot be "
-                                  f"{action}ed (allowed from: {', '.join(sorted(starts))})")
-    return to
-
-
-def close_outcome(status: str, outcome: str | None) -> str:
-    """How a complaint closes: as rectified or explained, or for an appeal, voided (申诉成立) or upheld."""
-    if status == "appealed":
-        if outcome not in APPEAL_OUTCOMES:
-            raise InvalidRating(f"申诉复核须给出结论 / closing an appeal needs outcome {' or '.join(APPEAL_OUTCOMES)}")
-        return outcome
-    if outcome is not None and outcome != status:
-        raise InvalidRating(f"该差评已{status}，结论只能是 {status} / the outcome of this complaint is {status}")
-    return status
-
-
-def complaint_due_day(calendar: WorkCalendar, opened: date, days: int) -> date:
-    """The day a complaint opened on ``opened`` is due: the ``days``-th working day after it (次日起算), with
-    statutory holidays skipped and make-up working days (调休) counted."""
-    return calendar.add_working_days(opened, days)
-
-
-# --- statistics ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Tally:
     """Counts of one group (a window, a clerk, a day)."""
 
     invitations: int
     submitted: int  # rated by the citizen and standing
-    defaulted: int  # not rated in time, counted as the default level
-    voided: int  # rated, then voided on appeal
-    satisfied: int  # standing ratings in the top two levels
+    defaulted: int  # not rated in time, counted as the default level (基本满意)
+    voided: int  # rated, then voided on appeal: in no other figure
+    satisfied: int  # standing ratings (given or defaulted) at 好评 levels
+    bad: int = 0  # standing ratings at 差评 levels
 
     @property
     def rated(self) -> int:
@@ -266,10 +250,33 @@ class Tally:
 
     @property
     def satisfaction(self) -> float | None:
-        """满意率: the top two levels over the standing ratings (given or defaulted)."""
+        """满意率: 好评 (基本满意 and better) over the standing ratings (given or defaulted)."""
         return round(self.satisfied / self.rated, 4) if self.rated else None
 
     @property
     def participation(self) -> float | None:
-        """参评率: services the citizen rated (voided ones too) over invitations."""
-        return round((self.submitted + self.voided) / self.invitations, 4) if self.invitations else None
+        """参评率: standing ratings the citizen gave over invitations."""
+        return round(self.submitted / self.invitations, 4) if self.invitations else None
+
+
+def tally(invitations: int, counted: Iterable[Counted]) -> Tally:
+    """THE counting rule of this service (``GET /stats``): a standing rating, given or defaulted, is 好评 when its
+    scale says so (``Scale.is_satisfied``) and 差评 when at or below the scale's ``bad_max``; a voided rating leaves
+    every figure but ``voided``."""
+    submitted = defaulted = voided = satisfied = bad = 0
+    for c in counted:
+        if c.state == "voided":
+            voided += c.n
+            continue
+        if c.state == "submitted":
+            submitted += c.n
+        elif c.state == "defaulted":
+            defaulted += c.n
+        else:
+            raise ValueError(f"unknown rating state {c.state!r}")
+        scale = scale_of(c.scale)
+        if c.level is not None and scale.is_satisfied(c.level):
+            satisfied += c.n
+        if c.level is not None and scale.is_bad(c.level):
+            bad += c.n
+    return Tally(invitations, submitted, defaulted, voided, satisfied, bad)

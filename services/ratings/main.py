@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.ratings.api import router
-from services.ratings.app import RatingsApp
+from services.ratings.app import RatingsApp, make_box
 from services.ratings.settings import RatingsSettings
 from shared.consumer import EventConsumer
 from shared.logging import get_logger
@@ -35,8 +35,11 @@ async def expiry_loop(ratings: RatingsApp, interval_s: float) -> None:
 
 
 def build_app(settings: RatingsSettings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The service as an ASGI app; the data key is checked here, before anything connects."""
+    box = make_box(settings)
+
     async def build(runtime: Runtime) -> dict[str, Any]:
-        ratings = RatingsApp(runtime.db, settings, clock=clock)
+        ratings = RatingsApp(runtime.db, settings, box=box, clock=clock)
         consumer = EventConsumer(bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
                                  durable="ratings", handlers=ratings.handlers(), max_deliver=settings.max_deliver)
         runtime.spawn("consumer", consumer.run)

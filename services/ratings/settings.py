@@ -25,6 +25,10 @@ class RatingsSettings(Settings):
     ratings_lookup_per_ip_per_min: int = Field(60, ge=1)  # GET /invitations/{id} per address (id enumeration)
     # take the client address from X-Forwarded-For (only behind the site's own reverse proxy)
     ratings_trust_forwarded_for: bool = False
+    # the key sealing the citizens' free text at rest (32 bytes, base64 or hex; shared/crypto.py); older keys
+    # still open what they sealed. Unset: a key derived from the token secret (development only, warned at start)
+    ratings_data_key: str | None = Field(None, repr=False)
+    ratings_old_data_keys: list[str] = Field(default_factory=list, repr=False)
 
     @field_validator("ratings_scale")
     @classmethod

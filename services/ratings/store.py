@@ -11,17 +11,21 @@ import asyncpg
 
 RATING_COLUMNS = ("id", "kind", "invitation_id", "voids", "subject", "subject_id", "window_no", "staff_id",
                   "matter_id", "scale", "level", "indicators", "reasons", "text", "channel", "void_reason",
-                  "approved_by", "created_at", "chain_seq", "prev_hash", "chain_hash")
+                  "approved_by", "created_at", "chain_seq", "prev_hash", "chain_hash", "text_sealed")
+# a complaint with what the manager reads of its rating (the sealed text is opened by the use case, for managers)
+COMPLAINT_SELECT = """SELECT c.*, r.scale, r.subject, r.matter_id, r.channel, r.indicators, r.reasons, r.text,
+                             r.text_sealed, r.created_at AS rated_at
+                      FROM complaints c JOIN ratings r ON r.id = c.rating_id"""
 
 
 class RatingsStore:
     # --- what the other services told us -----------------------------------------------------------
     async def remember_case(self, conn: asyncpg.Connection, case_id: uuid.UUID, matter_id: str,
-                            window_no: int | None, staff_id: str, at: datetime) -> None:
+                            window_no: int | None, staff_id: str, kind: str | None, at: datetime) -> None:
         await conn.execute(
-            """INSERT INTO case_facts (case_id, matter_id, window_no, staff_id, accepted_at)
-               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO NOTHING""",
-            case_id, matter_id, window_no, staff_id, at)
+            """INSERT INTO case_facts (case_id, matter_id, window_no, staff_id, kind, accepted_at)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO NOTHING""",
+            case_id, matter_id, window_no, staff_id, kind, at)
 
     async def case_facts(self, conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record | None:
         return await conn.fetchrow("SELECT * FROM case_facts WHERE case_id = $1", case_id)
@@ -99,19 +103,25 @@ class RatingsStore:
 
     async def complaint(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, lock: bool = False
                         ) -> asyncpg.Record | None:
-        return await conn.fetchrow("SELECT * FROM complaints WHERE id = $1" + (" FOR UPDATE" if lock else ""),
+        """The complaint with its rating's fields (``lock``: the complaint row, for a step)."""
+        return await conn.fetchrow(COMPLAINT_SELECT + " WHERE c.id = $1" + (" FOR UPDATE OF c" if lock else ""),
                                    complaint_id)
 
     async def complaints(self, conn: asyncpg.Connection, status: str | None, limit: int) -> list[asyncpg.Record]:
+        """Complaints in ``status`` (``active``: not closed; None: all), the ones still to handle first, then by
+        due date."""
         return await conn.fetch(
-            """SELECT * FROM complaints WHERE ($1::text IS NULL OR status = $1)
-               ORDER BY due_at, id LIMIT $2""", status, limit)
+            COMPLAINT_SELECT + """ WHERE ($1::text IS NULL OR ($1 = 'active' AND c.status <> 'closed')
+                                         OR c.status = $1)
+                                   ORDER BY c.status = 'closed', c.due_at, c.id LIMIT $2""", status, limit)
 
-    async def move_complaint(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, status: str,
-                             outcome: str | None, at: datetime) -> asyncpg.Record:
-        return await conn.fetchrow(
-            """UPDATE complaints SET status = $2, outcome = coalesce($3, outcome), updated_at = $4
-               WHERE id = $1 RETURNING *""", complaint_id, status, outcome, at)
+    async def move_complaint(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, *, status: str,
+                             outcome: str | None, rectify_by: Any, appealed_by: str | None,
+                             appealed_from: str | None, at: datetime) -> None:
+        await conn.execute(
+            """UPDATE complaints SET status = $2, outcome = coalesce($3, outcome), rectify_by = $4,
+                   appealed_by = $5, appealed_from = $6, updated_at = $7
+               WHERE id = $1""", complaint_id, status, outcome, rectify_by, appealed_by, appealed_from, at)
 
     async def log_complaint(self, conn: asyncpg.Connection, complaint_id: uuid.UUID, action: str, staff_id: str,
                             note: str | None, at: datetime) -> None:
@@ -133,23 +143,31 @@ class RatingsStore:
             """INSERT INTO complaint_overdue (complaint_id, flagged_at) VALUES ($1, $2)
                ON CONFLICT (complaint_id) DO NOTHING RETURNING true""", complaint_id, at) is not None
 
-    async def complaint_log(self, conn: asyncpg.Connection, complaint_id: uuid.UUID) -> list[asyncpg.Record]:
-        return await conn.fetch("SELECT * FROM complaint_log WHERE complaint_id = $1 ORDER BY id", complaint_id)
+    async def complaint_logs(self, conn: asyncpg.Connection, complaint_ids: list[uuid.UUID]
+                             ) -> list[asyncpg.Record]:
+        return await conn.fetch("SELECT * FROM complaint_log WHERE complaint_id = ANY($1::uuid[]) ORDER BY id",
+                                complaint_ids)
 
     # --- statistics ------------------------------------------------------------------------------------
-    async def tallies(self, conn: asyncpg.Connection, key_sql: str, tz: str, start: Any, end: Any,
-                      scales: list[str], satisfied_min: list[int]) -> list[asyncpg.Record]:
-        """Counts per group of the invitations completed on days ``start``..``end`` (site time)."""
+    async def invitation_counts(self, conn: asyncpg.Connection, key_sql: str, tz: str, start: Any, end: Any
+                                ) -> list[asyncpg.Record]:
+        """Invitations per group, of the services completed on days ``start``..``end`` (site time)."""
         return await conn.fetch(
-            f"""SELECT {key_sql} AS key, count(*) AS invitations,
-                   count(r.id) FILTER (WHERE r.kind = 'submitted' AND v.id IS NULL) AS submitted,
-                   count(r.id) FILTER (WHERE r.kind = 'defaulted' AND v.id IS NULL) AS defaulted,
-                   count(r.id) FILTER (WHERE v.id IS NOT NULL) AS voided,
-                   count(r.id) FILTER (WHERE v.id IS NULL AND r.level >= (
-                       SELECT m FROM unnest($4::text[], $5::int[]) AS s(n, m) WHERE n = r.scale)) AS satisfied
-                FROM invitations i
-                LEFT JOIN ratings r ON r.invitation_id = i.id AND r.kind IN ('submitted', 'defaulted')
-                LEFT JOIN ratings v ON v.voids = r.id AND v.kind = 'voided'
+            f"""SELECT {key_sql} AS key, count(*) AS n FROM invitations i
                 WHERE (i.completed_at AT TIME ZONE $1)::date BETWEEN $2 AND $3
                 GROUP BY 1 ORDER BY 1""",  # key_sql is one of three constants, stats.GROUPS
-            tz, start, end, scales, satisfied_min)
+            tz, start, end)
+
+    async def rating_counts(self, conn: asyncpg.Connection, key_sql: str, tz: str, start: Any, end: Any
+                            ) -> list[asyncpg.Record]:
+        """Ratings of those invitations per group, standing (``submitted``/``defaulted``) or ``voided``, scale and
+        level: what ``domain.tally`` counts."""
+        return await conn.fetch(
+            f"""SELECT {key_sql} AS key, CASE WHEN v.id IS NULL THEN r.kind ELSE 'voided' END AS state,
+                       r.scale, r.level, count(*) AS n
+                FROM invitations i
+                JOIN ratings r ON r.invitation_id = i.id AND r.kind IN ('submitted', 'defaulted')
+                LEFT JOIN ratings v ON v.voids = r.id AND v.kind = 'voided'
+                WHERE (i.completed_at AT TIME ZONE $1)::date BETWEEN $2 AND $3
+                GROUP BY 1, 2, 3, 4""",  # key_sql is one of three constants, stats.GROUPS
+            tz, start, end)

@@ -19,6 +19,7 @@ class CaseAccepted(EventData):
     ticket_id: uuid.UUID | None = None
     time_limit_days: int
     due_at: datetime | None
+    department: str | None = None  # additive: the matter's department (科室), whose back office handles the case
 
 
 class CaseMaterialsMissing(EventData):
@@ -53,6 +54,8 @@ class CaseWarned(EventData):
     case_id: uuid.UUID
     level: Literal["yellow", "red"]
     due_at: datetime
+    department: str | None = None  # additive: the department responsible (责任追究)
+    kind: Literal["instant", "promised"] | None = None  # additive
 
 
 class CaseCompleted(EventData):
@@ -61,6 +64,8 @@ class CaseCompleted(EventData):
     result: Literal["approved", "rejected"]
     working_days_used: int
     overdue: bool
+    department: str | None = None  # additive: the matter's department
+    kind: Literal["instant", "promised"] | None = None  # additive: a promised case (承诺件) gets 一事一评
 
 
 class CaseReadyForPickup(EventData):
@@ -68,6 +73,8 @@ class CaseReadyForPickup(EventData):
     case_id: uuid.UUID
     matter_id: str
     pickup_by: date | datetime | None
+    item: str | None = None  # additive: what to collect (the catalog's pickup.item, e.g. 社会保障卡)
+    place: str | None = None  # additive: where (the site file's pickup_place, else the site's name)
 
 
 class CasePickedUp(EventData):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from shared.events.base import EventData
@@ -32,6 +32,7 @@ class RatingDefaulted(EventData):
     rating_id: uuid.UUID
     subject_id: uuid.UUID
     level: int
+    scale: str | None = None  # additive: the scale the default level is on (absent: the site's configured scale)
     chain_seq: int | None = None  # additive: the defaulted entry's place in the site's chain
     chain_hash: str | None = None
     chain_prev: str | None = None
@@ -66,7 +67,10 @@ class ComplaintVerified(_ComplaintEvent):
 
 
 class ComplaintRectified(_ComplaintEvent):
+    """``outcome`` ``rectified`` (done), or ``rectifying`` with ``rectify_by`` (限期整改: promised by that day)."""
+
     TYPE = "ratings.complaint.rectified"
+    rectify_by: date | None = None  # additive
 
 
 class ComplaintExplained(_ComplaintEvent):
@@ -77,7 +81,16 @@ class ComplaintAppealed(_ComplaintEvent):
     TYPE = "ratings.complaint.appealed"
 
 
+class ComplaintAppealRejected(_ComplaintEvent):
+    """Additive: a second manager rejected the appeal (复核驳回): the bad rating stands and its follow-up goes on
+    (``outcome`` ``rejected``). An upheld appeal closes the complaint instead (``closed``, outcome ``voided``)."""
+
+    TYPE = "ratings.complaint.appeal_rejected"
+
+
 class ComplaintClosed(_ComplaintEvent):
+    """``outcome`` ``rectified``, ``explained`` or ``voided`` (申诉复核 upheld: the rating is voided)."""
+
     TYPE = "ratings.complaint.closed"
 
 

@@ -159,7 +159,7 @@ async def test_qr_codes_only_for_this_sites_ticket_and_rating_pages(gateway: str
 async def test_every_page_is_served_with_the_site_name_and_only_local_assets(gateway: str) -> None:
     """Each screen answers HTML titled with the (escaped) site name, and no page or script loads anything off-site."""
     async with httpx.AsyncClient(base_url=gateway) as http:
-        for path in ["/", "/kiosk", "/console?window=1", "/display", "/pad?window=1", "/manager",
+        for path in ["/", "/kiosk", "/console?window=1", "/display", "/pad?window=1", "/manager", "/backoffice",
                      "/t/0190f0e0-0000-7000-8000-000000000001", "/r/0190f0e0-0000-7000-8000-000000000002"]:
             r = await http.get(path)
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path

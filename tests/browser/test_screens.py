@@ -4,53 +4,20 @@ the pad; every screen is saved to ``docs/screenshots/``."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_stack_e2e import Hallnet, _hallnet_up, one_stack_at_a_time
+from tests.e2e.test_stack_e2e import Hallnet
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = Path(os.environ.get("HALLNET_CHROMIUM", "/usr/bin/chromium"))
 WINDOW = 1  # 1号窗口 of the zhuzhou demo site serves queues A, B, C
 TIMEOUT_MS = 15_000
-
-
-def chromium_or_fail() -> str:
-    """The browser binary; a clear failure (never a skip) when it is missing."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: the browser tests need Debian's chromium "
-                    "(`apt-get install chromium`, or set HALLNET_CHROMIUM to a Chromium binary)")
-    return str(CHROMIUM)
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Hallnet]:
-    """``hallnet up`` (zhuzhou + baogai) in a fresh state directory, one stack at a time on this machine."""
-    chromium_or_fail()  # before starting anything
-    with one_stack_at_a_time():
-        yield from _hallnet_up()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    path = chromium_or_fail()
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=path, headless=True,
-                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--lang=zh-CN"])
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def new_page(browser: Any, width: int = 1280, height: int = 900, *, mobile: bool = False) -> Any:

@@ -253,6 +253,18 @@ async def test_hallnet_up_serves_a_ticket_and_federates_its_events(hallnet: Hall
     assert {"postgres", "nats-central", f"nats-{SITE}", "nats-baogai", f"{SITE}-queue"} <= names, names
     for p in procs:
         assert p["argv"] and alive(p["pid"]), f"{p['name']} (pid {p['pid']}) is not running"
+    # the back office (后台): its demo staff in stack.json, its screen on the site's entry, and the matters service
+    # run through the development clock (hallnet.devclock) that the simulator's history needs
+    departments = {b["department"] for b in site["backoffice"]}
+    assert departments and all(b["staff_id"] and b["password"] for b in site["backoffice"]), site["backoffice"]
+    assert next(p for p in procs if p["name"] == f"{SITE}-matters")["argv"][-2:] == ["-m", "hallnet.devclock"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        page = await http.get(site["entry"] + "backoffice")
+        assert page.status_code == 200 and "后台办理" in page.text
+        bo = site["backoffice"][0]
+        r = await http.post(site["services"]["queue"] + f"{API}/staff/sign-in",
+                            json={"staff_id": bo["staff_id"], "password": bo["password"]})
+        assert r.status_code == 200 and r.json()["department"] == bo["department"], r.text
 
     async with (
         await nats.connect(site["nats_url"], connect_timeout=5) as site_nc,

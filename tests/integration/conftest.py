@@ -21,10 +21,12 @@ from shared.settings import Settings, site_stream_name
 from tests.harness import Servers
 
 PASSWORD = "pw-1234"
+BACKOFFICE_DEPT = "企业养老保险科"  # b001's department (后台科室), as the matters catalog names it
 
 
 def site_config(site: str, windows: int = 4) -> dict[str, Any]:
-    """Two queues (A 养老, B 医保); window k serves [A, B] when odd, [B, A] when even."""
+    """Two queues (A 养老, B 医保); window k serves [A, B] when odd, [B, A] when even; clerks s001…, the duty manager
+    m001 and the back-office clerk b001 (企业养老保险科)."""
     return {
         "site": site, "name": "测试大厅",
         "policy": {"green_bonus_s": 900, "appointment_bonus_s": 1200, "appointment_early_s": 900,
@@ -38,7 +40,8 @@ def site_config(site: str, windows: int = 4) -> dict[str, Any]:
         "staff": [{"staff_id": f"s{k:03d}", "name": f"职员{k}", "password": PASSWORD,
                    "roles": [[k, "A"]] + ([[k + 1, "B"]] if k < windows else [])}
                   for k in range(1, windows + 1)]
-                 + [{"staff_id": "m001", "name": "值班长", "password": PASSWORD, "manager": True}],
+                 + [{"staff_id": "m001", "name": "值班长", "password": PASSWORD, "manager": True},
+                    {"staff_id": "b001", "name": "后台审核员", "password": PASSWORD, "backoffice": BACKOFFICE_DEPT}],
     }
 
 

@@ -84,16 +84,21 @@ class MattersEnv:
     nc: Any
     database_url: str
     seed: Path
-    tokens: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    tokens: dict[tuple[str, int, str, str | None], str] = field(default_factory=dict)
 
-    def auth(self, staff_id: str = "s001", window_no: int = 1, role: str = "A") -> dict[str, str]:
+    def auth(self, staff_id: str = "s001", window_no: int = 1, role: str = "A",
+             department: str | None = None) -> dict[str, str]:
         """A clerk token as the queue service issues it at sign-in (signed with the site's secret)."""
-        key = (staff_id, window_no, role)
+        key = (staff_id, window_no, role, department)
         if key not in self.tokens:
             self.tokens[key] = issue_token(self.settings.token_secret, ClerkClaims(
                 site=self.settings.site, staff_id=staff_id, window_no=window_no, session_id=uuid.uuid4(),
-                expires_at=int(time.time()) + 3600, role=role))
+                expires_at=int(time.time()) + 3600, role=role, department=department))
         return {"Authorization": f"Bearer {self.tokens[key]}"}
+
+    def backoffice(self, staff_id: str, department: str) -> dict[str, str]:
+        """A back-office (后台) token as the queue's staff sign-in issues it: window 0, role backoffice, 科室."""
+        return self.auth(staff_id, 0, "backoffice", department)
 
     @property
     def manager(self) -> dict[str, str]:
@@ -110,8 +115,8 @@ class MattersEnv:
         return r.json()
 
     async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None,
-                  expect: int = 200) -> dict[str, Any]:
-        r = await self.client.post(f"{PREFIX}/cases/{case_id}/{action}", json=body, headers=self.auth())
+                  expect: int = 200, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        r = await self.client.post(f"{PREFIX}/cases/{case_id}/{action}", json=body, headers=headers or self.auth())
         assert r.status_code == expect, r.text
         return r.json()
 

@@ -50,18 +50,18 @@ class RatingsEnv:
             expires_at=int(time.time()) + 3600, role=role))
         return {"Authorization": f"Bearer {token}"}
 
-    async def publish(self, data: EventData) -> Envelope:
-        env = make_event(self.site, data)
+    async def publish(self, data: EventData, at: datetime | None = None) -> Envelope:
+        env = make_event(self.site, data, occurred_at=at)
         await self.nc.jetstream().publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
         return env
 
     async def complete_ticket(self, window_no: int = 1, staff_id: str = "s001",
-                              matter_id: str | None = "yl-txsq") -> uuid.UUID:
-        """Publish a real ``queue.ticket.completed`` for a new ticket; return its id."""
+                              matter_id: str | None = "yl-txsq", at: datetime | None = None) -> uuid.UUID:
+        """Publish a real ``queue.ticket.completed`` for a new ticket (at ``at``, default now); return its id."""
         ticket_id = uuid.uuid4()
         await self.publish(TicketCompleted(ticket_id=ticket_id, number="A001", queue_id=uuid.uuid4(),
                                            matter_id=matter_id, window_no=window_no, staff_id=staff_id,
-                                           waited_s=120, served_s=300))
+                                           waited_s=120, served_s=300), at)
         return ticket_id
 
     async def invitation(self, window_no: int, subject_id: uuid.UUID | None = None,
@@ -78,6 +78,36 @@ class RatingsEnv:
     @property
     def manager(self) -> dict[str, str]:
         return self.clerk("m001", 1, "manager")
+
+    @property
+    def manager2(self) -> dict[str, str]:
+        """A second duty manager (复核 of an appeal)."""
+        return self.clerk("m002", 0, "manager")
+
+    async def bad_rating(self, window_no: int = 2, level: int = 1, text: str | None = "态度很差",
+                         reasons: list[str] | None = None) -> tuple[dict[str, Any], str]:
+        """A citizen's bad rating of a new ticket at ``window_no`` (clerk ``s00<n>``): (rating, complaint id)."""
+        ticket = await self.complete_ticket(window_no=window_no, staff_id=f"s00{window_no}")
+        inv = await self.invitation(window_no, ticket)
+        r = await self.rate(inv["id"], {"level": level, "reasons": reasons or ["bad_attitude"], "text": text,
+                                        "indicators": {"attitude": 1, "efficiency": 2}})
+        assert r.status_code == 201, r.text
+        listed = (await self.client.get(f"{PREFIX}/complaints", headers=self.manager)).json()
+        mine = [c for c in listed if c["rating_id"] == r.json()["id"]]
+        assert len(mine) == 1
+        return r.json(), mine[0]["id"]
+
+    async def step(self, complaint_id: str, action: str, headers: dict[str, str],
+                   body: dict[str, Any] | None = None, expect: int = 200) -> dict[str, Any]:
+        """One follow-up step that must answer ``expect``; its JSON."""
+        r = await self.complaint(complaint_id, action, headers, body)
+        assert r.status_code == expect, r.text
+        return dict(r.json())
+
+    async def detail(self, complaint_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        r = await self.client.get(f"{PREFIX}/complaints/{complaint_id}", headers=headers or self.manager)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
 
     async def complaint(self, complaint_id: str, action: str, headers: dict[str, str],
                         body: dict[str, Any] | None = None) -> httpx.Response:

@@ -113,7 +113,7 @@ async def test_a_hall_morning_becomes_the_figures_on_the_wall(central_env: Centr
     assert today["avg_wait_s"] == 260.0  # first calls only: (60 + 120 + 600) / 3
     assert 600 <= today["p90_wait_s"] < 630
     assert today["avg_service_s"] == 400.0 and 480 <= today["p90_service_s"] < 510
-    assert today["satisfaction"] == round(1 / 3, 4)  # a 5 of (5, 2, defaulted 3)
+    assert today["satisfaction"] == round(2 / 3, 4)  # 5 and a defaulted 3 (基本满意) of (5, 2, defaulted 3)
     assert today["participation"] == 1.0  # two citizens rated two services
     assert today["open_complaints"] == 1 and today["warned_yellow"] == 1
     assert (today["sms_sent"], today["sms_failed"]) == (1, 1)  # the retried failure is not final
@@ -185,7 +185,8 @@ async def test_forged_and_malformed_events_are_dead_lettered_and_the_rest_applie
     await env.wait_ingested(2, dead=4)
     assert (await env.site(zz))["today"]["issued"] == 2
     assert (await env.site(hn))["today"]["issued"] == 0
-    r = await env.client.get(f"{PREFIX}/dead-letters")
+    assert (await env.client.get(f"{PREFIX}/dead-letters")).status_code == 401  # operations only
+    r = await env.client.get(f"{PREFIX}/dead-letters", headers=await env.supervisor())
     assert r.status_code == 200
     errors = sorted(x["error"] for x in r.json())
     assert len(errors) == 4

@@ -46,7 +46,7 @@ async def test_promised_case_from_window_to_pickup(env: MattersEnv) -> None:
     await env.act(case_id, "steps", {"step": "recheck"}, expect=409)  # 复核 before 后台审核
     env.clock.set(2026, 2, 24, 9)
     await env.act(case_id, "steps", {"step": "review"})
-    case = await env.act(case_id, "steps", {"step": "recheck"})
+    case = await env.act(case_id, "steps", {"step": "recheck"}, headers=env.auth("s002", 2))  # 复核: another person
     assert [s["done"] for s in case["steps"]] == [True, True, True]
     env.clock.set(2026, 2, 26, 15)
     case = await env.act(case_id, "complete", {"result": "approved"})
@@ -68,7 +68,10 @@ async def test_promised_case_from_window_to_pickup(env: MattersEnv) -> None:
     assert accepted["due_at"].startswith("2026-03-05T23:59:59")
     assert [e.data["step"] for e in events[1:4]] == ["accept", "review", "recheck"]
     assert events[1].data["department"] == "企业养老保险科"
-    assert events[4].data == {"case_id": case_id, "result": "approved", "working_days_used": 4, "overdue": False}
+    assert events[4].data == {"case_id": case_id, "result": "approved", "working_days_used": 4, "overdue": False,
+                              "department": "企业养老保险科", "kind": "promised"}
+    assert (accepted["department"], events[5].data["item"], events[5].data["place"]) == (
+        "企业养老保险科", "退休证", "测试大厅")
     assert events[5].data["pickup_by"] == "2026-05-27"
 
 
@@ -142,7 +145,7 @@ async def test_suspension_stops_the_clock_and_resumption_moves_the_deadline(env:
     assert [s["reason_code"] for s in case["suspensions"]] == ["appraisal"]
     env.clock.set(2026, 3, 11, 9)
     await env.act(receipt["id"], "steps", {"step": "review"})
-    await env.act(receipt["id"], "steps", {"step": "recheck"})
+    await env.act(receipt["id"], "steps", {"step": "recheck"}, headers=env.auth("s002", 2))
     case = await env.act(receipt["id"], "complete", {"result": "approved"})
     assert case["working_days_used"] == 10 and case["overdue"] is False
     events = await env.events(expect=7)

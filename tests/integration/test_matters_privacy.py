@@ -91,7 +91,7 @@ async def _tables_as_text(database_url: str) -> str:
     conn = await asyncpg.connect(database_url)
     try:
         parts = []
-        for table in ("cases", "case_log", "case_suspensions", "case_warnings", "dead_letters"):
+        for table in ("cases", "case_log", "case_suspensions", "case_warnings", "contact_handover", "dead_letters"):
             parts += [r["t"] for r in await conn.fetch(f"SELECT t::text AS t FROM {table} t")]  # constant tables
         parts += [bytes(r["payload"]).decode() for r in await conn.fetch("SELECT payload FROM outbox")]
         return "\n".join(parts)

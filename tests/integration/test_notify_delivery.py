@@ -68,7 +68,7 @@ async def test_events_become_messages_once_across_redelivery(servers: Servers, s
         assert {m["phone_masked"] for m in msgs} == {"138****1234"}
         case_msgs = await env.wait_messages(case, lambda m: len(m) == 2 and all(x["status"] == "sent" for x in m))
         assert [m["template"] for m in case_msgs] == ["materials_missing", "ready_for_pickup"]
-        assert "请您于3月5日前来领取" in case_msgs[1]["text"]
+        assert case_msgs[1]["text"] == "【测试大厅】您办理的事项已办结，请您于3月5日前到测试大厅领取证照。"
         # the same event applied again (a restart between effect and ack) adds nothing either
         async with env.app.pool.acquire() as conn, conn.transaction():
             await events.handlers(env.app)[qev.TicketCalled](conn, call, call.typed())

@@ -15,6 +15,7 @@ from shared.events.queue import SessionEnded
 from shared.sessions import EndedSessions
 from tests.harness import Servers
 from tests.integration.conftest import PASSWORD, QueueEnv
+from tests.integration.matters_fixtures import own_database
 from tests.integration.ratings_fixtures import PREFIX, start_ratings
 
 API = "/queue/api/v1"
@@ -157,3 +158,21 @@ async def test_a_manager_ends_a_forgotten_window_session_so_the_b_role_can_take_
     moved = [e for e in await queue_env.events(expect=1, types=("queue.ticket.transferred",))]
     assert moved[0].data["ticket_id"] == first["id"] and moved[0].data["from_window_no"] == 2
     assert (await queue_env.client.get(f"{API}/tickets/{later['id']}")).json()["status"] == "waiting"
+
+
+async def test_a_backoffice_sign_out_is_refused_by_the_other_services_too(queue_env: QueueEnv, servers: Servers,
+                                                                            site: str) -> None:
+    """A back-office clerk's token works at the ratings service until the clerk signs out at the queue; the
+    queue's event reaches ratings over NATS, which then answers 401."""
+    r = await queue_env.client.post(f"{API}/staff/sign-in", json={"staff_id": "b001", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    bo = {"Authorization": f"Bearer {r.json()['token']}"}
+    async with own_database(servers, f"test_{site}_ratings") as db, start_ratings(servers, site, db) as ratings:
+        assert ratings.settings.token_secret == queue_env.settings.token_secret
+        before = await ratings.client.get(f"{PREFIX}/complaints", headers=bo)
+        assert before.status_code != 401, before.text  # accepted (what it may see is the ratings service's rule)
+        assert (await queue_env.client.post(f"{API}/staff/sign-out", headers=bo)).status_code == 200
+        deadline = asyncio.get_running_loop().time() + 10
+        while (status := (await ratings.client.get(f"{PREFIX}/complaints", headers=bo)).status_code) != 401:
+            assert asyncio.get_running_loop().time() < deadline, f"still {status} 10 s after the sign-out"
+            await asyncio.sleep(0.05)

@@ -117,7 +117,7 @@ def test_central_stream_job_uses_the_password_in_the_central_config() -> None:
     assert sites == leaf_sites
 
 
-@pytest.mark.parametrize("key", ["HALLNET_MATTERS_DATA_KEY", "HALLNET_NOTIFY_DATA_KEY"])
+@pytest.mark.parametrize("key", ["HALLNET_MATTERS_DATA_KEY", "HALLNET_NOTIFY_DATA_KEY", "HALLNET_RATINGS_DATA_KEY"])
 def test_personal_data_keys_must_be_supplied(key: str) -> None:
     """Compose refuses to start the services holding personal data without their encryption key."""
     services = _hallnet_services(_compose())

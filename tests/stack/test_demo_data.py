@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from hallnet import demo
+from hallnet.stack import demo_accounts
+from services.matters.catalog import load_catalog
 
 SITE_FILES = sorted(demo.DEMO_DIR.glob("*.json"))
 
@@ -45,7 +47,7 @@ def test_zhuzhou_halls_have_the_window_counts_of_the_seed() -> None:
 def test_hengnan_and_baogai_sizes() -> None:
     """衡南: 31 windows and 33 clerks; 宝盖镇 station: 2 windows; each hall has one duty manager (值班长)."""
     hengnan, baogai = _load("hengnan"), _load("baogai")
-    clerks = [s for s in hengnan["staff"] if not s.get("manager")]
+    clerks = [s for s in hengnan["staff"] if s["roles"]]
     assert (hengnan["name"], len(hengnan["windows"]), len(clerks)) == ("衡南县人社局便民服务大厅", 31, 33)
     assert (baogai["name"], len(baogai["windows"])) == ("宝盖镇劳动保障服务站", 2)
     for site in (hengnan, baogai, _load("zhuzhou")):
@@ -106,3 +108,33 @@ def test_generator_reproduces_the_shipped_files_byte_for_byte() -> None:
     for name, text in rendered.items():
         assert (demo.DEMO_DIR / name).read_bytes() == text.encode("utf-8")
     assert demo.render_all() == rendered
+
+
+@pytest.mark.parametrize("path", SITE_FILES, ids=lambda p: p.stem)
+def test_every_department_of_a_promised_matter_has_a_back_office_clerk(path: Path) -> None:
+    """后台: each department (named as in the matters catalog) that processes one of the site's promised matters
+    has two back-office clerks (复核 is not the 审核's), at no window, not managers, with demo passwords; no other
+    departments."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    enabled = {m["matter_id"] for m in config["matters"]}
+    wanted = {dept for spec in load_catalog() if spec.id in enabled and spec.kind.value == "promised"
+              for dept in (spec.department, *(st.department for st in spec.back_office_steps))}
+    back = [s for s in config["staff"] if s.get("backoffice")]
+    assert Counter(s["backoffice"] for s in back) == {dept: 2 for dept in wanted}
+    letters = config["staff"][0]["staff_id"][:2]
+    for s in back:
+        assert re.fullmatch(r"[a-z]{2}8\d{2}[12]", s["staff_id"]) and s["staff_id"][:2] == letters
+        assert s["roles"] == [] and not s.get("manager") and s["password"] == f"{s['staff_id']}pw" and s["name"]
+
+
+@pytest.mark.parametrize("path", SITE_FILES, ids=lambda p: p.stem)
+def test_stack_json_lists_the_back_office_staff_of_each_site(path: Path) -> None:
+    """`hallnet up` writes sites[].backoffice: [{staff_id, password, department}] for every back-office clerk,
+    beside the window clerks (A roles) and the duty managers."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    accounts = demo_accounts(config)
+    assert accounts["backoffice"] == [{"staff_id": s["staff_id"], "password": s["password"],
+                                       "department": s["backoffice"]} for s in config["staff"] if s.get("backoffice")]
+    assert accounts["backoffice"] and all(set(b) == {"staff_id", "password", "department"}
+                                          for b in accounts["backoffice"])
+    assert len(accounts["staff"]) == len(config["windows"]) and len(accounts["managers"]) == 1

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
@@ -224,4 +225,68 @@ async def test_a_leaf_without_its_credential_is_refused(tmp_path: Path) -> None:
     finally:
         for server in bad:
             server.stop()
+        topo.central.stop()
+
+
+async def _crossing(pub: NATS, sub: NATS, allowed: str, denied: str) -> tuple[bool, bool]:
+    """Subscribe on ``sub`` to both subjects, publish both on ``pub`` until ``allowed`` arrives (interest crosses a
+    leaf connection asynchronously), then ``denied`` a few times more: whether each arrived."""
+    seen: set[str] = set()
+
+    async def note(msg: Any) -> None:
+        seen.add(msg.subject)
+
+    subs = [await sub.subscribe(s, cb=note) for s in (allowed, denied)]
+    await sub.flush()
+    deadline = time.monotonic() + 10.0
+    while allowed not in seen and time.monotonic() < deadline:
+        for subject in (denied, allowed):
+            await pub.publish(subject, b"probe")
+        await pub.flush()
+        await asyncio.sleep(0.1)
+    for _ in range(5):
+        await pub.publish(denied, b"after")
+    await pub.flush()
+    await asyncio.sleep(0.5)
+    for s in subs:
+        await s.unsubscribe()
+    return allowed in seen, denied in seen
+
+
+async def test_requests_between_a_sites_services_never_cross_the_leaf(tmp_path: Path) -> None:
+    """svc.<site>.> (the applicant's phone on its way to notify) stays at the site while hall.<site>.> flows to
+    central: with the site's least-privilege leaf user, and by the leaf's own deny_exports/deny_imports even when
+    its leaf connection is (wrongly) given central's unrestricted user; inside the site the request is answered."""
+    topo = _start(tmp_path, ("zhuzhou",), extra_users=("baogai",))
+    unrestricted = f"nats-leaf://{natsconf.LOCAL_USER}:{topo.conf.local_password}@127.0.0.1:{topo.conf.leaf_port}"
+    loose = topo.leaf("baogai", url=unrestricted)
+    conns: list[NATS] = []
+    try:
+        loose.start()
+        central = await nats.connect(topo.central_url)
+        zz, bg = await nats.connect(topo.leaves["zhuzhou"].url), await nats.connect(loose.url)
+        conns += [central, zz, bg]
+        assert await _reachable(central, "zhuzhou") and await _reachable(central, "baogai")
+        assert await _crossing(zz, central, "hall.zhuzhou.queue.ticket.issued",
+                               "svc.zhuzhou.notify.contacts") == (True, False)
+        assert await _crossing(bg, central, "hall.baogai.queue.ticket.issued",
+                               "svc.baogai.notify.contacts") == (True, False)
+        assert await _crossing(central, bg, "hall.baogai.matters.case.accepted",
+                               "svc.baogai.notify.contacts") == (True, False)
+
+        async def answer(msg: Any) -> None:
+            await msg.respond(b'{"id": "1"}')
+
+        await bg.subscribe("svc.baogai.notify.contacts", queue="notify", cb=answer)
+        site_client = await nats.connect(loose.url)
+        conns.append(site_client)
+        reply = await site_client.request("svc.baogai.notify.contacts", b"{}", timeout=2)
+        assert reply.data == b'{"id": "1"}'
+        with pytest.raises(nats.errors.NoRespondersError):  # from central nobody answers: the request never crosses
+            await central.request("svc.baogai.notify.contacts", b"{}", timeout=1)
+    finally:
+        for nc in conns:
+            await nc.close()
+        loose.stop()
+        topo.leaves["zhuzhou"].stop()
         topo.central.stop()

@@ -58,11 +58,24 @@ def test_p90_of_nothing_is_none_and_of_one_value_is_its_bucket() -> None:
     assert d.percentile({d.bucket_of(10_000_000): 3}, 0.9) == d.CAP_S
 
 
-def test_satisfaction_counts_the_top_two_levels_of_each_scale() -> None:
-    """满意: 5 and 4 on the national scale, 4 and 3 on the seeds' four levels; a defaulted 基本满意 (3) is not."""
-    assert [d.is_satisfied(x, "national5") for x in (5, 4, 3, 2, 1)] == [True, True, False, False, False]
-    assert [d.is_satisfied(x, "seeds4") for x in (4, 3, 2, 1)] == [True, True, False, False]
-    assert d.is_satisfied(4, None)
+def test_satisfaction_counts_basically_satisfied_and_better_on_each_scale() -> None:
+    """好评 as the nation counts: 5, 4 and 3 (基本满意) on the national scale, 4, 3 and 2 (一般) on the seeds' four
+    levels; an unknown scale counts as the national one."""
+    assert [d.is_satisfied(x, "national5") for x in (5, 4, 3, 2, 1)] == [True, True, True, False, False]
+    assert [d.is_satisfied(x, "seeds4") for x in (4, 3, 2, 1)] == [True, True, True, False]
+    assert d.is_satisfied(3, None) and not d.is_satisfied(2, "ten-stars")
+
+
+@pytest.mark.parametrize(("level", "satisfied", "bad"), [(5, 1, 0), (4, 1, 0), (3, 1, 0), (2, 0, 1), (1, 0, 1)])
+def test_each_level_counts_once_and_a_void_takes_it_back(level: int, satisfied: int, bad: int) -> None:
+    """A given rating of each level adds rated 1 and either satisfied or bad; a default (3) adds defaulted and
+    satisfied; its void takes back exactly that and counts voided."""
+    counted = d.rating_counters("submitted", level, "national5")
+    assert counted == {"rated": 1, "defaulted": 0, "satisfied": satisfied, "bad": bad}
+    back = d.voided_counters(counted)
+    assert {k: counted[k] + back[k] for k in counted} == dict.fromkeys(counted, 0) and back["voided"] == 1
+    assert d.hour_counters(counted) == {"judged": 1, "satisfied": satisfied}
+    assert d.rating_counters("defaulted", 3, None) == {"rated": 0, "defaulted": 1, "satisfied": 1, "bad": 0}
 
 
 def test_a_calm_staffed_hall_calls_for_no_alert() -> None:
@@ -211,3 +224,18 @@ def test_an_offline_site_keeps_its_queue_alerts_until_it_is_heard_from_again() -
               open_alerts=[{"kind": "empty_window", "subject": "window:2", "detail": {}}])
     want, cleared = al.evaluate(s, T, MONDAY, weekdays)
     assert [c.kind for c in want] == ["offline"] and cleared == set()
+
+
+def test_a_degraded_service_at_an_online_site_raises_an_alert_and_clears_when_it_recovers() -> None:
+    """A site service whose heartbeat says degraded (database away, a loop failing) is an alert on the wall; it
+    clears once the heartbeat says ok again, and an offline site is judged offline instead."""
+    sick = state(services={"queue": "ok", "notify": "degraded"})
+    found = [c for c in al.evaluate(sick, T, MONDAY, weekdays)[0] if c.kind == "service_degraded"]
+    assert [c.subject for c in found] == ["service:notify"] and "notify" in found[0].message
+    healthy = state(services={"queue": "ok", "notify": "ok"},
+                    open_alerts=[{"kind": "service_degraded", "subject": "service:notify", "detail": {}}])
+    new, cleared = al.evaluate(healthy, T, MONDAY, weekdays)
+    assert "service_degraded" not in {c.kind for c in new}
+    assert cleared == {("zhuzhou", "service_degraded", "service:notify")}
+    offline = state(services={"notify": "degraded"}, last_heartbeat_at=MONDAY - timedelta(hours=1))
+    assert kinds(offline) == {"offline"}

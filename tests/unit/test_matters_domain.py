@@ -1,6 +1,6 @@
 """Pure rules of the matters service (``services/matters/domain.py``): deadlines with suspensions, yellow and
-red cards, the case state machine, the materials check (一次性告知), applicant checks and masks; and the
-shipped catalog (``services/matters/catalog.py``), its validation and a site's changes to it."""
+red cards, the case state machine, the materials check (一次性告知); applicant checks and masks (``personal.py``);
+and the shipped catalog (``services/matters/catalog.py``), its validation and a site's changes to it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.matters import domain as d
+from services.matters import personal
 from services.matters.catalog import (
     CATALOG_DIR,
     CatalogError,
@@ -251,35 +252,35 @@ def test_unknown_material_ids_are_refused() -> None:
 @pytest.mark.parametrize("value", ["11010519491231002X", "11010519491231002x", "440524188001010014"])
 def test_valid_id_numbers_pass(value: str) -> None:
     """The GB 11643 examples validate (a lower-case x is upper-cased)."""
-    assert d.normalize_id_no(value) == value.upper()
+    assert personal.normalize_id_no(value) == value.upper()
 
 
 @pytest.mark.parametrize("value", ["110105194912310021", "11010519491231002", "1101051949123100XX",
                                    "110105194913310028", "abc"])
 def test_invalid_id_numbers_fail_without_echoing_the_value(value: str) -> None:
     """Wrong check digit, length, characters or birth date: refused, and the message does not repeat it."""
-    with pytest.raises(d.InvalidApplicant) as err:
-        d.normalize_id_no(value)
+    with pytest.raises(personal.InvalidApplicant) as err:
+        personal.normalize_id_no(value)
     assert value not in err.value.message
 
 
 def test_phone_and_name_are_normalised_or_refused() -> None:
     """+86 and separators are dropped from a mobile number; landlines, digits in names are refused."""
-    assert d.normalize_phone("+86 138-1234-1234") == "13812341234"
-    with pytest.raises(d.InvalidApplicant):
-        d.normalize_phone("0731-1234567")
-    assert d.normalize_name("  张  三 ") == "张 三"
-    assert d.normalize_name("阿依古丽·买买提") == "阿依古丽·买买提"
-    with pytest.raises(d.InvalidApplicant):
-        d.normalize_name("张3")
+    assert personal.normalize_phone("+86 138-1234-1234") == "13812341234"
+    with pytest.raises(personal.InvalidApplicant):
+        personal.normalize_phone("0731-1234567")
+    assert personal.normalize_name("  张  三 ") == "张 三"
+    assert personal.normalize_name("阿依古丽·买买提") == "阿依古丽·买买提"
+    with pytest.raises(personal.InvalidApplicant):
+        personal.normalize_name("张3")
 
 
 def test_masks_show_what_a_clerk_may_see() -> None:
     """张*, 4301**********1234, 138****1234."""
-    assert d.mask_name("张三") == "张*"
-    assert d.mask_name("欧阳娜娜") == "欧***"
-    assert d.mask_id_no("430102199001011238") == "4301**********1238"
-    assert d.mask_phone("13812341234") == "138****1234"
+    assert personal.mask_name("张三") == "张*"
+    assert personal.mask_name("欧阳娜娜") == "欧***"
+    assert personal.mask_id_no("430102199001011238") == "4301**********1238"
+    assert personal.mask_phone("13812341234") == "138****1234"
 
 
 # --- catalog (事项目录) ---------------------------------------------------------------------------------
@@ -420,7 +421,7 @@ def test_manager_layer_wins_and_limits_stay_legal() -> None:
 
 @pytest.mark.parametrize(("error", "status", "code"), [
     (d.CaseNotInState, 409, "CaseNotInState"), (d.StepOutOfOrder, 409, "StepOutOfOrder"),
-    (d.UnknownMaterial, 422, "UnknownMaterial"), (d.InvalidApplicant, 422, "InvalidApplicant"),
+    (d.UnknownMaterial, 422, "UnknownMaterial"), (personal.InvalidApplicant, 422, "InvalidApplicant"),
     (CatalogError, 422, "unprocessable"),
 ])
 def test_errors_carry_their_http_kind_and_code(error: type[d.MattersError | CatalogError], status: int,

@@ -72,11 +72,12 @@ def test_templates_check_their_variables() -> None:
 
 
 def test_pickup_and_issued_texts() -> None:
-    """Pickup names the day (请您于×月×日前来领取); the ticket message names number, people ahead and minutes."""
-    code, v = d.pickup_message(date(2026, 3, 5))
-    assert "请您于3月5日前来领取" in d.render(code, v)
-    code, v = d.pickup_message(None)
-    assert "工作日" in d.render(code, v)
+    """Pickup names the day, the place and what to collect (请您于×月×日前到…领取…); the ticket message names
+    number, people ahead and minutes."""
+    code, v = d.pickup_message(date(2026, 3, 5), item="社会保障卡", place="株洲市人社局一楼3号窗口")
+    assert d.render(code, v) == "您办理的事项已办结，请您于3月5日前到株洲市人社局一楼3号窗口领取社会保障卡。"
+    code, v = d.pickup_message(None, item=None, place="测试大厅")
+    assert d.render(code, v) == "您办理的事项已办结，请您在工作日到测试大厅领取证照。"
     text = d.render("ticket_issued", d.ticket_issued_vars("A015", 4, 610))
     assert text == "您已取号A015，前面还有4人，预计等候约11分钟，请留意叫号。"
 

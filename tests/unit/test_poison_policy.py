@@ -1,8 +1,10 @@
 """One poison policy (shared/deadletter.py): how every consumer and central's ingest classify a message, and
-how an event of an older version still applies after its type got a new version (upcasting)."""
+how an event of an older version still applies after its type got a new version (upcasting); and the
+other side of "never fail silently": a background loop that keeps failing shows on health."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any, ClassVar
@@ -78,3 +80,26 @@ def test_a_good_event_is_classified_as_its_typed_data() -> None:
     got = deadletter.classify(deadletter.RawEvent(env.subject, env.to_bytes()))
     assert not isinstance(got, deadletter.DeadLetter)
     assert got[0].id == env.id and isinstance(got[1], TicketCancelled) and got[1].reason == "day_closed"
+
+
+async def test_a_background_loop_that_keeps_failing_turns_health_degraded() -> None:
+    """A supervised task that crashes is restarted and reported: health says degraded and names the problem."""
+    from shared.runtime import Runtime
+    from shared.settings import Settings
+
+    runtime = Runtime(Settings(service="queue", site="zz", site_name="t", token_secret="x"), [])
+    crashed = asyncio.Event()
+
+    async def broken() -> None:
+        crashed.set()
+        raise OverflowError("date value out of range")
+
+    runtime.spawn("alert_evaluator", broken)
+    try:
+        async with asyncio.timeout(5):
+            await crashed.wait()
+            while not runtime.problems():
+                await asyncio.sleep(0.01)
+    finally:
+        await runtime.stop()
+    assert runtime.problems() == {"alert_evaluator": "OverflowError: date value out of range"}

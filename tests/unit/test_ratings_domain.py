@@ -1,5 +1,6 @@
 """Pure rules of the ratings service (``services/ratings/domain.py``): scales, the submission check, the open
-check and the hash chain."""
+check, which cases are invited online, the counting rule and the hash chain (the complaint state machine:
+``test_ratings_complaint_rules.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.ratings import complaint_rules as rules
 from services.ratings import domain as d
 
 NAT = d.SCALES["national5"]
@@ -20,9 +22,24 @@ T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 def test_scales_are_highest_best_with_their_defaults() -> None:
     """National: 5 非常满意 … 1 非常不满意, default 基本满意 (3); the seeds' four levels default to 一般."""
     assert NAT.levels == [5, 4, 3, 2, 1] and NAT.labels[5] == "非常满意" and NAT.labels[1] == "非常不满意"
-    assert NAT.labels[NAT.default_level] == "基本满意" and NAT.satisfied_min == 4
+    assert NAT.labels[NAT.default_level] == "基本满意" and NAT.satisfied_min == 3
     assert [SEEDS.labels[lv] for lv in SEEDS.levels] == ["非常满意", "满意", "一般", "不满意"]
     assert SEEDS.labels[SEEDS.default_level] == "一般"
+
+
+def test_satisfied_is_basically_satisfied_and_better_as_the_nation_counts() -> None:
+    """好评 = 非常满意, 满意, 基本满意 (≥ 3 of 5); on the seeds' scale 一般 and better; the default level is 好评."""
+    assert [lv for lv in NAT.levels if NAT.is_satisfied(lv)] == [5, 4, 3]
+    assert [lv for lv in SEEDS.levels if SEEDS.is_satisfied(lv)] == [4, 3, 2]
+    for scale in (NAT, SEEDS):
+        assert scale.is_satisfied(scale.default_level) and not scale.is_bad(scale.default_level)
+        assert all(scale.is_satisfied(lv) != scale.is_bad(lv) for lv in scale.levels)  # every level is one of two
+
+
+def test_only_promised_cases_are_invited_online() -> None:
+    """一事一评 for a promised case (or one whose kind is unknown); a 即办件 was rated at the window (一次一评)."""
+    assert d.invites_online("promised") and d.invites_online(None)
+    assert not d.invites_online("instant")
 
 
 def test_bad_ratings_are_the_two_lowest_national_levels() -> None:
@@ -170,32 +187,31 @@ def test_deleted_entries_are_found() -> None:
     assert (check.ok, check.checked, check.broken_at) == (False, 3, 4)
 
 
-def test_complaint_steps_follow_the_order() -> None:
-    """open → verified → rectified/explained → closed, appeal from open or verified; anything else is refused."""
-    assert d.next_complaint_status("verify", "open") == "verified"
-    assert d.next_complaint_status("explain", "verified") == "explained"
-    assert d.next_complaint_status("appeal", "open") == "appealed"
-    assert d.next_complaint_status("close", "appealed") == "closed"
-    for action, status in (("rectify", "open"), ("close", "verified"), ("appeal", "closed"), ("verify", "verified")):
-        with pytest.raises(d.ComplaintStateError):
-            d.next_complaint_status(action, status)
-
-
-def test_close_outcomes() -> None:
-    """An appeal closes voided or upheld; otherwise the outcome is what was done."""
-    assert d.close_outcome("appealed", "voided") == "voided"
-    assert d.close_outcome("rectified", None) == "rectified"
-    with pytest.raises(d.InvalidRating):
-        d.close_outcome("appealed", None)
-    with pytest.raises(d.InvalidRating):
-        d.close_outcome("explained", "voided")
+def test_tally_counts_each_level_defaults_and_voids_by_the_one_rule() -> None:
+    """Levels 5–3 and a default are 好评, 2–1 差评; a voided 1 is in no figure but voided: 4 of 6 standing ratings
+    satisfied, participation = given standing ratings over invitations."""
+    counted = [d.Counted("submitted", "national5", lv) for lv in (5, 4, 3, 2, 1)]
+    counted += [d.Counted("defaulted", "national5", 3), d.Counted("voided", "national5", 1)]
+    t = d.tally(10, counted)
+    assert (t.submitted, t.defaulted, t.voided, t.satisfied, t.bad) == (5, 1, 1, 4, 2)
+    assert (t.rated, t.satisfaction, t.participation) == (6, round(4 / 6, 4), 0.5)
+    seeds = d.tally(3, [d.Counted("submitted", "seeds4", 2, n=2), d.Counted("submitted", "seeds4", 1)])
+    assert (seeds.satisfied, seeds.bad, seeds.satisfaction) == (2, 1, round(2 / 3, 4))
 
 
 def test_tally_rates() -> None:
     """Satisfaction is over standing ratings, participation over invitations; nothing to divide by is None."""
     t = d.Tally(invitations=10, submitted=6, defaulted=2, voided=1, satisfied=6)
-    assert (t.rated, t.satisfaction, t.participation) == (8, 0.75, 0.7)
+    assert (t.rated, t.satisfaction, t.participation) == (8, 0.75, 0.6)
     assert (d.Tally(0, 0, 0, 0, 0).satisfaction, d.Tally(0, 0, 0, 0, 0).participation) == (None, None)
+
+
+def test_sealed_text_is_chained_only_when_there_is_one() -> None:
+    """An entry without sealed text hashes as before the field existed; one with it hashes its sealed bytes."""
+    entry = _chain(1)[0]
+    assert d.canonical(entry) == d.canonical({**entry, "text_sealed": None})
+    sealed = d.canonical({**entry, "text_sealed": b"\x01abc"})
+    assert sealed != d.canonical(entry) and b'"text_sealed":"AWFiYw=="' in sealed
 
 
 # --- complaint due days on the national calendar (shared/workdays.py) ---------------------------------
@@ -207,7 +223,7 @@ def test_complaint_due_skips_national_day_and_counts_the_make_up_saturday() -> N
     cal = WorkCalendar()
     assert cal.is_workday(date(2026, 10, 10))  # 调休: a Saturday worked
     assert not any(cal.is_workday(date(2026, 10, n)) for n in range(1, 8))
-    assert d.complaint_due_day(cal, date(2026, 9, 30), 5) == date(2026, 10, 13)
+    assert rules.complaint_due_day(cal, date(2026, 9, 30), 5) == date(2026, 10, 13)
 
 
 def test_complaint_due_across_the_spring_festival() -> None:
@@ -215,8 +231,8 @@ def test_complaint_due_across_the_spring_festival() -> None:
     from shared.workdays import WorkCalendar
 
     cal = WorkCalendar()
-    assert d.complaint_due_day(cal, date(2026, 2, 13), 5) == date(2026, 2, 27)
-    assert d.complaint_due_day(cal, date(2026, 2, 13), 1) == date(2026, 2, 14)
+    assert rules.complaint_due_day(cal, date(2026, 2, 13), 5) == date(2026, 2, 27)
+    assert rules.complaint_due_day(cal, date(2026, 2, 13), 1) == date(2026, 2, 14)
 
 
 def test_complaint_due_in_an_unknown_year_falls_back_to_weekends_with_a_warning() -> None:
@@ -227,7 +243,7 @@ def test_complaint_due_in_an_unknown_year_falls_back_to_weekends_with_a_warning(
 
     told: list[int] = []
     cal = WorkCalendar(on_unknown_year=told.append, source=unknown)
-    assert d.complaint_due_day(cal, date(2027, 11, 19), 5) == date(2027, 11, 26)
+    assert rules.complaint_due_day(cal, date(2027, 11, 19), 5) == date(2027, 11, 26)
     assert told == [2027]
 
 
@@ -248,7 +264,8 @@ def test_ratings_app_warns_once_for_an_unknown_year() -> None:
 
 @pytest.mark.parametrize(("error", "status"), [
     (d.InvalidRating, 422), (d.AlreadyRated, 409), (d.InvitationExpired, 409), (d.NotThisPad, 409),
-    (d.ComplaintStateError, 409),
+    (rules.ComplaintStateError, 409), (rules.NotYourStep, 403), (rules.SecondReviewerRequired, 403),
+    (rules.StepInputInvalid, 422),
 ])
 def test_errors_carry_their_http_kind_and_code(error: type[d.RatingsError], status: int) -> None:
     """Each domain error is a shared.errors kind: shared/http.py answers its status with the class name as code."""

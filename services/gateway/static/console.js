@@ -7,7 +7,7 @@
   var s = { token: sessionStorage.getItem(key + ".token"), staff: sessionStorage.getItem(key + ".staff"),
             since: Number(sessionStorage.getItem(key + ".since")) || 0,  /* server time of our sign-in (ms) */
             board: null, ticket: null, matter: null, queues: [], windows: [], session: { called: 0, done: 0 },
-            today: null, mine: null };
+            today: null, mine: null, cases: [] };
   H.$("#win-title").textContent = no ? H.t(no + " 号窗口", "window " + no) : "";
   function err(res) { H.$("#error").textContent = res ? H.message(res) : ""; }
   function info(text) { H.$("#info").textContent = text || ""; }
@@ -111,6 +111,27 @@
       if (res.ok) { s.today = res.body.rows.filter(function (r) { return r.key === s.staff; })[0] || null; renderNumbers(); }
     });
   }
+  /* the cases this clerk accepted (首问负责), with their cards (黄牌/红牌): on sign-in, after an intake, on 刷新 */
+  var CASE_STATUS = { materials_missing: ["材料不全", "materials missing"], accepted: ["办理中", "in progress"],
+                      suspended: ["挂起", "suspended"], completed: ["已办结", "completed"],
+                      ready_for_pickup: ["待领取", "ready for pickup"], picked_up: ["已领取", "picked up"] };
+  function renderMine() {
+    H.$("#mine").innerHTML = s.cases.map(function (c) {
+      var card = c.card === "red" ? "<span class='tag card-red'>" + H.esc(H.t("红牌", "red card")) + "</span>"
+        : c.card === "yellow" ? "<span class='tag card-yellow'>" + H.esc(H.t("黄牌", "yellow card")) + "</span>" : "";
+      var st = CASE_STATUS[c.status] || [c.status, c.status], left = c.remaining_working_days;
+      return "<tr data-case='" + H.esc(c.id) + "' data-card='" + H.esc(c.card || "") + "'><td>" + card + "</td><td>" +
+        H.esc(c.matter_name || c.matter_id) + "</td><td>" + H.esc((c.applicant || {}).name || "") + "</td><td>" +
+        H.esc(H.t(st[0], st[1])) + "</td><td>" + H.esc(H.time(c.due_at, true)) + "</td><td>" +
+        H.esc(left == null ? "—" : left < 0 ? H.t("超期 " + (-left), (-left) + " overdue") : left) + "</td></tr>";
+    }).join("") || "<tr><td colspan='6' class='muted'>" + H.esc(H.t("暂无", "none yet")) + "</td></tr>";
+  }
+  function loadMine() {
+    if (!s.token) return;
+    H.api("GET", "/matters/api/v1/cases?mine=true&limit=30", null, s.token).then(function (res) {
+      if (res.ok) { s.cases = res.body || []; renderMine(); }
+    });
+  }
   function setTicket(t) {
     var before = s.ticket ? s.ticket.matter_id : null;
     s.ticket = t;
@@ -156,7 +177,7 @@
       err(null); s.token = res.body.token; s.staff = staff; s.since = Date.parse(res.body.window.state_since) || 0;
       sessionStorage.setItem(key + ".token", s.token); sessionStorage.setItem(key + ".staff", staff);
       sessionStorage.setItem(key + ".since", String(s.since));
-      setSignedIn(true); refreshCurrent(); loadToday();
+      setSignedIn(true); refreshCurrent(); loadToday(); loadMine();
     });
   });
   H.$("#call-next").addEventListener("click", function () {
@@ -193,16 +214,19 @@
       if (res.status === 201) {
         err(null);
         out.className = "ok";
-        out.textContent = H.t("已受理，办结期限 ", "accepted, due ") + (res.body.due_at || "") + "（" + res.body.case.status + "）";
+        var done = res.body.case && res.body.case.status === "completed";  // 即办件: finished at the window
+        out.textContent = done ? H.t("已受理并当场办结（即办件）", "accepted and completed at the window (instant matter)")
+          : H.t("已受理，办结期限 ", "accepted, due by ") + (res.body.due_at ? H.time(res.body.due_at, true) : "");
       } else if (res.status === 422 && res.body && res.body.notice_url) {
         err(null);
         out.className = "error";
         out.innerHTML = H.esc(H.t("材料不齐，缺 " + res.body.missing.length + " 项。", res.body.missing.length + " materials missing. ")) +
           " <a class='btn' id='notice-link' target='_blank' href='" + H.esc(res.body.notice_url) + "'>" + H.esc(H.t("打开并打印一次性告知单", "Open and print the one-time notice")) + "</a>";
       } else { out.className = "error"; out.textContent = H.message(res); }
-      if (res.status === 201 || res.status === 422) { H.$("#app-name").value = H.$("#app-id").value = H.$("#app-phone").value = ""; }
+      if (res.status === 201 || res.status === 422) { H.$("#app-name").value = H.$("#app-id").value = H.$("#app-phone").value = ""; loadMine(); }
     });
   });
+  H.$("#mine-refresh").addEventListener("click", loadMine);
   H.board({
     board: function (b) {
       s.board = b; s.windows = b.windows; s.queues = b.queues;
@@ -213,9 +237,10 @@
   });
   H.onLang.push(function () {
     H.$("#win-title").textContent = no ? H.t(no + " 号窗口", "window " + no) : "";
-    setSignedIn(!!s.token); renderWindow(); renderTransfer(); renderGuide(); renderNumbers();
+    setSignedIn(!!s.token); renderWindow(); renderTransfer(); renderGuide(); renderNumbers(); renderMine();
   });
   if (!no) H.$("#error").textContent = H.t("请在地址中指定窗口号：/console?window=1", "give the window in the address: /console?window=1");
   setSignedIn(!!s.token);
-  if (s.token) loadToday();
+  renderMine();
+  if (s.token) { loadToday(); loadMine(); }
 })();

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var s = { token: sessionStorage.getItem("hallnet.manager.token"), staff: sessionStorage.getItem("hallnet.manager.staff"),
-            board: null, people: [], matters: [], complaints: [], sms: [], sat: {} };
+            board: null, people: [], matters: [], sms: [], sat: {} };
   function err(res) { H.$("#error").textContent = res ? H.message(res) : ""; }
   function call(method, path, body) {
     return H.api(method, path, body, s.token).then(function (res) {
@@ -55,25 +55,31 @@
       return "<tr>" + td(m.name) + td(m.category) + td(m.queue) + "<td><button class='" + (m.enabled ? "green" : "secondary") + "' data-matter='" + H.esc(m.id) +
         "' data-enabled='" + (m.enabled ? "1" : "0") + "'>" + (m.enabled ? H.t("已开通", "on") : H.t("已关闭", "off")) + "</button></td></tr>"; }, 4);
   }
-  function renderComplaints() {
-    rows("#complaints", s.complaints, function (c) {
-      var acts = c.status === "closed" ? "" : "<button class='secondary' data-complaint='" + H.esc(c.id) + "' data-act='verify'>" + H.t("回访核实", "Called back") + "</button> " +
-        "<button data-complaint='" + H.esc(c.id) + "' data-act='close'>" + H.t("整改办结", "Close: rectified") + "</button>";
-      return "<tr>" + td(c.window_no) + td(c.staff_id) + td(c.level) + td(c.status) + td(H.time(c.due_at, true)) + "<td>" + acts + "</td></tr>"; }, 6);
-  }
   function renderSms() {
     rows("#sms", s.sms, function (m) {
-      return "<tr>" + td(H.time(m.created_at, true)) + td(m.phone_masked) + td(m.template) + td(m.text) + td(m.status) + "</tr>"; }, 5);
+      return "<tr>" + td(H.time(m.created_at, true)) + td(m.phone_masked) + td(smsName(m.template)) + td(m.text) + td(smsStatus(m.status)) + "</tr>"; }, 5);
+  }
+  // what each message is, as a manager reads it (the template codes are the provider's)
+  var SMS_NAMES = { ticket_issued: ["取号成功", "ticket issued"], turn_approaching: ["即将叫号", "turn approaching"],
+    ticket_called: ["叫号", "called"], materials_missing: ["一次性告知", "materials missing"],
+    ready_for_pickup: ["领取通知", "ready for pickup"], ready_for_pickup_any_day: ["领取通知", "ready for pickup"],
+    pickup_reminder: ["领取提醒", "pickup reminder"], rating_invite: ["评价邀请", "rating invitation"] };
+  var SMS_STATUS = { pending: ["待发送", "pending"], sent: ["已发送", "sent"], failed: ["发送失败", "failed"],
+    delivered: ["已送达", "delivered"] };
+  function smsName(code) { var n = SMS_NAMES[code]; return n ? H.t(n[0], n[1]) : code; }
+  function smsStatus(code) { var n = SMS_STATUS[code]; return n ? H.t(n[0], n[1]) : code; }
+  function loadSms() {
+    call("GET", "/notify/api/v1/messages?limit=50").then(function (r) { if (r.ok) { s.sms = r.body.slice().reverse(); renderSms(); } });
   }
   function today() { return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" }); }
   function loadAll() {
     call("GET", "/queue/api/v1/staff").then(function (r) { if (r.ok) { s.people = r.body; renderStaff(); renderBoard(); } });
     call("GET", "/matters/api/v1/matters?all=true").then(function (r) { if (r.ok) { s.matters = r.body; renderMatters(); } });
-    call("GET", "/ratings/api/v1/complaints?limit=100").then(function (r) { if (r.ok) { s.complaints = r.body; renderComplaints(); } });
-    call("GET", "/notify/api/v1/messages?limit=50").then(function (r) { if (r.ok) { s.sms = r.body.slice().reverse(); renderSms(); } });
+    loadSms();
     call("GET", "/ratings/api/v1/stats?from=" + today() + "&to=" + today() + "&group_by=window").then(function (r) {
       if (r.ok) { s.sat = {}; r.body.rows.forEach(function (x) { s.sat[String(x.key)] = x; }); renderBoard(); } });
   }
+  H.$("#sms-refresh").addEventListener("click", loadSms);
   H.$("#signin-btn").addEventListener("click", function () {
     var staff = H.$("#staff-id").value.trim();
     H.api("POST", "/queue/api/v1/manager/sign-in", { staff_id: staff, password: H.$("#staff-pw").value }).then(function (res) {
@@ -109,15 +115,10 @@
       call("PUT", "/matters/api/v1/matters/" + encodeURIComponent(b.dataset.matter) + "/site-change", { enabled: b.dataset.enabled !== "1" }).then(function (r) {
         if (r.ok) { s.matters = s.matters.map(function (m) { return m.id === r.body.id ? r.body : m; }); renderMatters(); }
       });
-    } else if (b.dataset.complaint) {
-      var body = b.dataset.act === "close" ? { outcome: "rectified", note: H.t("已整改", "rectified") } : { note: H.t("已回访", "called back") };
-      call("POST", "/ratings/api/v1/complaints/" + b.dataset.complaint + "/" + b.dataset.act, body).then(function (r) {
-        if (r.ok) call("GET", "/ratings/api/v1/complaints?limit=100").then(function (x) { if (x.ok) { s.complaints = x.body; renderComplaints(); } });
-      });
     }
   });
   H.board({ board: function (b) { s.board = b; renderBoard(); document.body.setAttribute("data-ready", "1"); } });
-  H.onLang.push(function () { renderBoard(); renderStaff(); renderMatters(); renderComplaints(); renderSms(); });
+  H.onLang.push(function () { renderBoard(); renderStaff(); renderMatters(); renderSms(); });
   setSignedIn(!!s.token);
   if (s.token) loadAll();
 })();

@@ -211,6 +211,7 @@ def service_env(*, site: str, site_name: str, service: str, nats_url: str, db_ur
         "HALLNET_HTTP_HOST": "127.0.0.1", "HALLNET_HTTP_PORT": str(port),
         "HALLNET_TOKEN_SECRET": token_secret, "HALLNET_SEED_FILE": str(seed_file),
         "HALLNET_ENFORCE_OFFICE_HOURS": "false", "HALLNET_LOG_FORMAT": "json",
+        "HALLNET_DEV_MODE": "true",  # the local demo federation: honours a test clock (shared/clock.py)
     }
     if service == "ratings":  # behind the site gateway: the client's address is the last X-Forwarded-For entry
         env["HALLNET_RATINGS_TRUST_FORWARDED_FOR"] = "true"

@@ -212,7 +212,7 @@ class SiteSim:
     async def sign_out_all(self) -> None:
         for no, token in self.tokens.items():
             with contextlib.suppress(httpx.HTTPError):
-                await self.post(f"/windows/{no}/sign-out", token=token)
+                await self.post(f"/windows/{no}/sign-out", {"confirm": True}, token=token)  # the demo ends
 
     async def waiting(self) -> int | None:
         try:

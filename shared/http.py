@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import SpanKind
@@ -49,6 +50,10 @@ def sane_date(value: date) -> date:
     return value
 
 
+# a window number (窗口号) in a path: the column is an integer; a hall has fewer than ten thousand windows
+WindowNo = Annotated[int, PathParam(ge=1, le=9999, description="窗口号 / window number")]
+# a bigserial id in a path (alerts, dead letters)
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 # a date parameter or field of any call (path, query or body)
 SaneDate = Annotated[date, AfterValidator(sane_date)]
 Year = Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     enforce_office_hours: bool = True
     seed_file: str | None = None  # site configuration loaded at start (demo data)
     version: str = "0.1.0"
+    # development mode (set by ``hallnet up`` only): a test clock, read by shared/clock.py from these variables
+    dev_mode: bool = False
+    dev_now: str | None = None  # HALLNET_DEV_NOW: the clock starts at this ISO time (with offset) and runs on
+    dev_clock_offset_s: float = 0.0  # HALLNET_DEV_CLOCK_OFFSET_S: or runs this many seconds ahead (behind if < 0)
 
     @field_validator("site")
     @classmethod

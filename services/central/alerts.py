@@ -18,10 +18,11 @@ from shared.events.base import EventData
 # --- the kinds --------------------------------------------------------------------------------------------------
 SEVERITY = {"offline": "red", "case_red": "red", "complaint_overdue": "red", "long_wait": "yellow",
             "queue_long": "yellow", "empty_window": "yellow", "late_start": "yellow", "early_leave": "yellow",
-            "bad_rating": "yellow", "case_yellow": "yellow", "sms_failure": "yellow", "service_degraded": "yellow"}
+            "bad_rating": "yellow", "case_yellow": "yellow", "sms_failure": "yellow", "service_degraded": "yellow",
+            "idle_while_waiting": "yellow"}
 # kinds the evaluator opens and resolves from the current state (the others come with events: EVENT_ALERTS)
 CONDITION_KINDS = ("offline", "long_wait", "queue_long", "empty_window", "late_start", "early_leave", "sms_failure",
-                   "service_degraded")
+                   "service_degraded", "idle_while_waiting")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class WindowState:
     state: str  # closed / open / paused (a snapshot may say serving: staffed)
     since: datetime
     staffed_on: date | None = None  # the last site day the window was signed in
+    waiting: int | None = None  # people waiting for its queues (latest snapshot)
+    busy: bool = False  # a ticket called or served at it
+    active_at: datetime | None = None  # its latest call or finished service
 
     @property
     def staffed(self) -> bool:
@@ -143,6 +147,15 @@ def evaluate(s: SiteState, t: Thresholds, now: datetime, is_workday: Callable[[d
                                      f"{w.window_no}号窗口 {w.since:%H:%M} 提前签退 / signed out before closing",
                                      detail={"window_no": w.window_no, "session_end": end.isoformat(),
                                              "signed_out_at": w.since.isoformat()}))
+    for w in s.windows if is_online else []:
+        # staffed and open, nobody at the window, no call for idle_while_waiting_min while its queues have people
+        if w.state == "open" and not w.busy and (w.waiting or 0) > 0:
+            idle = (now - max(w.since, w.active_at or w.since)).total_seconds()
+            if idle > t.idle_while_waiting_min * 60:
+                out.append(Candidate(site, "idle_while_waiting", f"window:{w.window_no}",
+                                     f"{w.window_no}号窗口 {_mins(idle)} 分钟未叫号，{w.waiting} 人等候 / window idle "
+                                     "while people wait", value=idle,
+                                     detail={"window_no": w.window_no, "waiting": w.waiting}))
     for name, status in sorted(s.services.items()) if is_online else []:
         if status != "ok":  # its database is away, or a background loop keeps failing (its health says which)
             out.append(Candidate(site, "service_degraded", f"service:{name}",

@@ -16,7 +16,7 @@ from services.central import domain as d
 from services.central import reports
 from services.central.app import PREFIX, CentralApp
 from shared import errors
-from shared.http import SaneDate, StrictIn, state_dependency
+from shared.http import RowId, SaneDate, StrictIn, state_dependency
 
 router = APIRouter(prefix=PREFIX)
 App = Annotated[CentralApp, Depends(state_dependency("central"))]
@@ -93,6 +93,15 @@ async def site_series(site: str, app: App, day: SaneDate | None = None,
     return await reports.series_day(app, site, day or app.today())
 
 
+@router.get("/sites/{site}/attendance")
+async def site_attendance(site: str, app: App, date: SaneDate | None = None) -> dict[str, Any]:
+    """考勤: one row per window on ``date`` (default today): ``window_no, staff_id, first_sign_in, last_sign_out,
+    staffed_s, paused_s, idle_while_waiting_s, flags`` (late_start, early_leave, empty_window, idle_while_waiting),
+    plus ``empty_s`` (空窗 seconds in office hours while people waited) and ``waiting_left`` (people still waiting
+    at the last sign-out)."""
+    return await reports.site_attendance(app, _site_id(site), date or app.today())
+
+
 @router.get("/alerts")
 async def alerts(app: App, state: Literal["open", "acknowledged", "resolved"] | None = None,
                  site: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
@@ -101,13 +110,13 @@ async def alerts(app: App, state: Literal["open", "acknowledged", "resolved"] | 
 
 
 @router.post("/alerts/{alert_id}/ack")
-async def ack_alert(alert_id: int, app: App, who: Supervisor, body: NoteIn | None = None) -> dict[str, Any]:
+async def ack_alert(alert_id: RowId, app: App, who: Supervisor, body: NoteIn | None = None) -> dict[str, Any]:
     """确认: a supervisor acknowledges an open alert (409 when it is not open)."""
     return await app.act(alert_id, "ack", who, body.note if body else None)
 
 
 @router.post("/alerts/{alert_id}/resolve")
-async def resolve_alert(alert_id: int, app: App, who: Supervisor, body: NoteIn | None = None) -> dict[str, Any]:
+async def resolve_alert(alert_id: RowId, app: App, who: Supervisor, body: NoteIn | None = None) -> dict[str, Any]:
     """解除: a supervisor resolves an open or acknowledged alert (409 when already resolved)."""
     return await app.act(alert_id, "resolve", who, body.note if body else None)
 

@@ -205,8 +205,10 @@ class CentralApp:
                     states[q["site"]].queues.append(dict(q))
             for w in windows:
                 if w["site"] in states:
-                    states[w["site"]].windows.append(al.WindowState(w["window_no"], w["state"],
-                                                                    w["since"].astimezone(self.tz), w["staffed_on"]))
+                    states[w["site"]].windows.append(al.WindowState(
+                        w["window_no"], w["state"], w["since"].astimezone(self.tz), w["staffed_on"],
+                        waiting=w["waiting"], busy=w["busy"],
+                        active_at=w["active_at"].astimezone(self.tz) if w["active_at"] else None))
             for a in alerts:
                 if a["site"] in states:
                     states[a["site"]].open_alerts.append({"kind": a["kind"], "subject": a["subject"],

@@ -155,6 +155,7 @@ class Thresholds(BaseModel):
     start_grace_min: int = Field(10, ge=0, le=DAY_MIN)  # 迟到: no window signed in this long after opening
     leave_grace_min: int = Field(10, ge=0, le=DAY_MIN)  # 早退: signed out earlier than closing minus this
     early_leave_lookback_min: int = Field(60, ge=1, le=DAY_MIN)  # … and no earlier than closing minus this
+    idle_while_waiting_min: int = Field(10, ge=1, le=DAY_MIN)  # staffed, open, no call this long while people wait
     bad_rating_level: int = Field(2, ge=1, le=5)  # 差评: level at or below
     offline_after_s: int = Field(30, ge=5, le=DAY_S)  # no heartbeat for this long
     sms_failure_rate: float = Field(0.2, gt=0, le=1)
@@ -177,7 +178,8 @@ class InvalidThresholds(errors.Unprocessable):
 
 
 # --- reports ----------------------------------------------------------------------------------------------------
-COUNTERS = ("issued", "called", "served", "no_shows", "cancelled", "transferred", "wait_sum", "wait_n",
+COUNTERS = ("issued", "called", "served", "no_shows", "cancelled", "turned_away", "transferred", "wait_sum",
+            "wait_n",
             "service_sum", "service_n", "rated", "defaulted", "satisfied", "bad", "voided", "complaints_opened",
             "complaints_closed", "complaints_overdue", "cases_accepted", "cases_completed", "cases_overdue",
             "cases_yellow", "cases_red", "sms_sent", "sms_failed")
@@ -190,7 +192,7 @@ def figures(c: Mapping[str, int], hist: Mapping[int, int] | None = None,
     judged = c.get("rated", 0) + c.get("defaulted", 0)
     return {
         "issued": c.get("issued", 0), "served": c.get("served", 0), "no_shows": c.get("no_shows", 0),
-        "cancelled": c.get("cancelled", 0),
+        "cancelled": c.get("cancelled", 0), "turned_away": c.get("turned_away", 0),
         "avg_wait_s": avg(c.get("wait_sum", 0), c.get("wait_n", 0)),
         "p90_wait_s": percentile(hist or {}, 0.9),
         "avg_service_s": avg(c.get("service_sum", 0), c.get("service_n", 0)),
@@ -218,11 +220,13 @@ def rank(rows: list[dict[str, Any]], key: str, *, descending: bool) -> list[str]
 
 
 REPORT_COLUMNS = (("site", "大厅编号"), ("name", "大厅名称"), ("issued", "取号数"), ("served", "办结数"),
-                  ("no_shows", "过号数"), ("cancelled", "取消数"), ("avg_wait_s", "平均等候(秒)"),
+                  ("no_shows", "过号数"), ("cancelled", "取消数"), ("turned_away", "闭厅未办"),
+                  ("avg_wait_s", "平均等候(秒)"),
                   ("p90_wait_s", "90%等候(秒)"), ("avg_service_s", "平均办理(秒)"), ("satisfaction", "满意率"),
                   ("participation", "参评率"), ("bad_ratings", "差评数"), ("complaints_opened", "投诉受理"),
                   ("complaints_closed", "投诉办结"), ("cases_completed", "办件办结"), ("cases_overdue", "超期办件"),
-                  ("overdue_rate", "超期率"), ("sms_failed", "短信失败"), ("rank_satisfaction", "满意率排名"),
+                  ("overdue_rate", "超期率"), ("sms_failed", "短信失败"), ("late_starts", "迟到窗口"),
+                  ("early_leaves", "早退窗口"), ("empty_window_min", "空窗分钟"), ("rank_satisfaction", "满意率排名"),
                   ("rank_wait", "等候排名"))
 
 

@@ -105,21 +105,49 @@ async def write(conn: asyncpg.Connection, p: BatchProjection) -> list[int]:
             """DELETE FROM site_queues q USING unnest($1::text[], $2::timestamptz[]) AS x(site, at)
                WHERE q.site = x.site AND q.at < x.at""",
             snap_sites, [p.snapshots[s][0] for s in snap_sites])
+    await _window_log(conn, p)
     if p.windows:
         keys6 = sorted(p.windows)
         ws = [p.windows[k] for k in keys6]
         await conn.execute(
-            """INSERT INTO site_windows (site, window_no, state, staff_id, since, at, staffed_on)
-               SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[],
-                                    $6::timestamptz[], $7::date[])
+            """INSERT INTO site_windows (site, window_no, state, staff_id, since, at, staffed_on, waiting, busy)
+               SELECT s, n, st, sf, si, a, so, wt, coalesce(b, false)
+               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                           $7::date[], $8::int[], $9::bool[]) AS x(s, n, st, sf, si, a, so, wt, b)
                ON CONFLICT (site, window_no) DO UPDATE SET
                    since = CASE WHEN site_windows.state = EXCLUDED.state THEN site_windows.since
                                 ELSE EXCLUDED.since END,
                    state = EXCLUDED.state, staff_id = EXCLUDED.staff_id, at = EXCLUDED.at,
-                   staffed_on = GREATEST(site_windows.staffed_on, EXCLUDED.staffed_on)
+                   staffed_on = GREATEST(site_windows.staffed_on, EXCLUDED.staffed_on),
+                   waiting = coalesce(EXCLUDED.waiting, site_windows.waiting)
                WHERE EXCLUDED.at >= site_windows.at""",
             [k[0] for k in keys6], [k[1] for k in keys6], [w.state for w in ws], [w.staff_id for w in ws],
-            [w.since for w in ws], [w.at for w in ws], [w.staffed_on for w in ws])
+            [w.since for w in ws], [w.at for w in ws], [w.staffed_on for w in ws], [w.waiting for w in ws],
+            [w.busy for w in ws])
+        moved = [(k, w) for k, w in zip(keys6, ws, strict=True) if w.changed]
+        if moved:  # closed → open → closed within one batch: closed since the batch's sign-out, not since before
+            await conn.execute(
+                """UPDATE site_windows w SET since = x.since
+                   FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[]) AS x(s, n, since, a)
+                   WHERE w.site = x.s AND w.window_no = x.n AND w.at = x.a""",
+                [k[0] for k, _ in moved], [k[1] for k, _ in moved], [w.since for _, w in moved],
+                [w.at for _, w in moved])
+        busy = [(k, w) for k, w in zip(keys6, ws, strict=True) if w.busy is not None]
+        if busy:  # the latest busy of the batch (snapshot or sign-in/out), where it is the row's latest news
+            await conn.execute(
+                """UPDATE site_windows w SET busy = x.b
+                   FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bool[]) AS x(s, n, a, b)
+                   WHERE w.site = x.s AND w.window_no = x.n AND w.at <= x.a""",
+                [k[0] for k, _ in busy], [k[1] for k, _ in busy], [w.at for _, w in busy], [w.busy for _, w in busy])
+    if p.activity:
+        keys7 = sorted(p.activity)
+        await conn.execute(
+            """UPDATE site_windows w SET active_at = GREATEST(w.active_at, x.a),
+                   busy = CASE WHEN x.a >= w.at AND x.a >= coalesce(w.active_at, x.a) THEN x.b ELSE w.busy END
+               FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bool[]) AS x(s, n, a, b)
+               WHERE w.site = x.s AND w.window_no = x.n""",
+            [k[0] for k in keys7], [k[1] for k in keys7], [p.activity[k][0] for k in keys7],
+            [p.activity[k][1] for k in keys7])
     if p.complaints:
         ids = sorted(p.complaints, key=str)
         cs = [p.complaints[i] for i in ids]
@@ -157,6 +185,26 @@ async def write(conn: asyncpg.Connection, p: BatchProjection) -> list[int]:
         changed += await resolve_alerts(conn, [(*k, at, "auto", note)
                                                for k, (at, note) in sorted(p.resolves.items())])
     return changed
+
+
+async def _window_log(conn: asyncpg.Connection, p: BatchProjection) -> None:
+    """The batch's window events into ``window_log``, and its waiting samples where they change what the window's
+    queues had (the batch's first sample of a window against ``site_windows``, before that row is updated)."""
+    if p.window_log:
+        cols = list(zip(*p.window_log, strict=True))
+        await conn.execute(
+            """INSERT INTO window_log (site, day, window_no, at, kind, staff_id, waiting_left)
+               SELECT * FROM unnest($1::text[], $2::date[], $3::int[], $4::timestamptz[], $5::text[], $6::text[],
+                                    $7::int[])""", *[list(c) for c in cols])
+    if p.wait_samples:
+        cols = list(zip(*p.wait_samples, strict=True))
+        await conn.execute(
+            """INSERT INTO window_log (site, day, window_no, at, kind)
+               SELECT x.s, (x.a AT TIME ZONE $6)::date, x.n, x.a, CASE WHEN x.h THEN 'wait' ELSE 'nowait' END
+               FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bool[], $5::bool[]) AS x(s, n, a, h, f)
+               LEFT JOIN site_windows w ON w.site = x.s AND w.window_no = x.n
+               WHERE NOT x.f OR w.waiting IS NULL OR (w.waiting > 0) <> x.h""",
+            *[list(c) for c in cols], p.tz.key)
 
 
 async def _add_days(conn: asyncpg.Connection, days: dict[tuple[str, date], dict[str, int]],

@@ -40,6 +40,9 @@ class WindowRow:
     since: datetime
     at: datetime
     staffed_on: date | None
+    waiting: int | None = None  # people waiting for its queues (the latest snapshot; None: unchanged)
+    busy: bool | None = None  # a ticket at the window (None: unchanged)
+    changed: bool = False  # its state changed within the batch: ``since`` is the batch's, whatever was stored
 
 
 class BatchProjection:
@@ -65,6 +68,13 @@ class BatchProjection:
         # what each rating counted, where (so that its void can take it back), and the voids of this batch
         self.rated: dict[tuple[str, uuid.UUID], tuple[date, int, dict[str, int]]] = {}
         self.voids: dict[tuple[str, uuid.UUID], tuple[uuid.UUID, datetime]] = {}
+        # attendance (考勤): what each window did (site, day, window, at, kind, staff, waiting_left), the snapshots'
+        # waiting samples (site, window, at, people wait, first of the batch: compared with the stored one) and
+        # each window's latest call or finished service (at, busy)
+        self.window_log: list[tuple[str, date, int, datetime, str, str | None, int | None]] = []
+        self.wait_samples: list[tuple[str, int, datetime, bool, bool]] = []
+        self._waits: dict[tuple[str, int], bool] = {}
+        self.activity: dict[tuple[str, int], tuple[datetime, bool]] = {}
 
     def add(self, env: Envelope, data: EventData) -> None:
         """Count one new event: the site heard from, its type's aggregation, the alerts it opens or resolves."""
@@ -99,13 +109,28 @@ class BatchProjection:
         key = (site, day, kind, d.bucket_of(seconds))
         self.hist[key] = self.hist.get(key, 0) + 1
 
-    def _window(self, e: At, no: int, state: str, staff_id: str | None, staffed: bool) -> None:
+    def _window(self, e: At, no: int, state: str, staff_id: str | None, staffed: bool, *, log: str | None = None,
+                waiting: int | None = None, busy: bool | None = None, waiting_left: int | None = None) -> None:
         prev = self.windows.get((e.site, no))
         since = prev.since if prev is not None and prev.state == state else e.at
         staffed_on = prev.staffed_on if prev is not None else None
         if staffed:
             staffed_on = max(staffed_on, e.day) if staffed_on else e.day
-        self.windows[(e.site, no)] = WindowRow(state, staff_id, since, e.at, staffed_on)
+        if waiting is None and prev is not None:
+            waiting = prev.waiting
+        if busy is None and prev is not None:
+            busy = prev.busy
+        changed = prev is not None and (prev.changed or prev.state != state)
+        self.windows[(e.site, no)] = WindowRow(state, staff_id, since, e.at, staffed_on, waiting, busy, changed)
+        if log is not None:
+            self.window_log.append((e.site, e.day, no, e.at, log, staff_id, waiting_left))
+
+    def _activity(self, e: At, no: int, kind: str, staff_id: str | None = None) -> None:
+        """A call (busy) or a finished service (free) at window ``no``: logged, and the window's latest activity."""
+        self.window_log.append((e.site, e.day, no, e.at, kind, staff_id, None))
+        prev = self.activity.get((e.site, no))
+        if prev is None or e.at >= prev[0]:
+            self.activity[(e.site, no)] = (e.at, kind == "call")
 
     def _rating(self, e: At, rating_id: uuid.UUID, kind: str, level: int, scale: str | None) -> None:
         """A standing rating (submitted or defaulted) in its day's and hour's figures, counted by the one rule
@@ -160,6 +185,7 @@ class BatchProjection:
     def ticket_called(self, e: At, data: qev.TicketCalled) -> None:
         row = self._day(e.site, e.day)
         row["called"] += 1
+        self._activity(e, data.window_no, "call", data.staff_id)
         if data.call_no <= 1:  # the wait ends at the first call (recalls add no wait)
             row["wait_sum"] += data.waited_s
             row["wait_n"] += 1
@@ -175,37 +201,49 @@ class BatchProjection:
         row["service_n"] += 1
         self._hour(e.site, e.day, e.hour)["served"] += 1
         self._hist(e.site, e.day, "s", data.served_s)
+        self._activity(e, data.window_no, "free", data.staff_id)
 
     def ticket_no_show(self, e: At, data: qev.TicketNoShow) -> None:
         self._day(e.site, e.day)["no_shows"] += 1
+        self._activity(e, data.window_no, "free")
 
     def ticket_cancelled(self, e: At, data: qev.TicketCancelled) -> None:
-        if data.reason != "day_closed":  # the end-of-day sweep of an earlier day is not a citizen's cancel
+        if data.reason == "closed_unserved":  # still in line when the hall closed: turned away (闭厅未办)
+            self._day(e.site, e.day)["turned_away"] += 1
+        elif data.reason != "day_closed":  # the sweep of an earlier day's leftovers is not a citizen's cancel
             self._day(e.site, e.day)["cancelled"] += 1
 
     def ticket_transferred(self, e: At, data: qev.TicketTransferred) -> None:
         self._day(e.site, e.day)["transferred"] += 1
+        if data.from_window_no is not None:
+            self._activity(e, data.from_window_no, "free")
 
     def window_signed_in(self, e: At, data: qev.WindowSignedIn) -> None:
-        self._window(e, data.window_no, "open", data.staff_id, True)
+        self._window(e, data.window_no, "open", data.staff_id, True, log="in", busy=False)
         self._day(e.site, e.day)  # the day row carries the first sign-in
         key = (e.site, e.day)
         self.first_sign_in[key] = min(self.first_sign_in.get(key, e.at), e.at)
 
     def window_signed_out(self, e: At, data: qev.WindowSignedOut) -> None:
-        self._window(e, data.window_no, "closed", None, True)
+        self._window(e, data.window_no, "closed", None, True, log="out", busy=False, waiting_left=data.waiting_left)
 
     def window_paused(self, e: At, data: qev.WindowPaused) -> None:
-        self._window(e, data.window_no, "paused", data.staff_id, True)
+        self._window(e, data.window_no, "paused", data.staff_id, True, log="pause")
 
     def window_resumed(self, e: At, data: qev.WindowResumed) -> None:
-        self._window(e, data.window_no, "open", data.staff_id, True)
+        self._window(e, data.window_no, "open", data.staff_id, True, log="resume")
 
     def queue_snapshot(self, e: At, data: qev.QueueSnapshot) -> None:
         self.snapshots[e.site] = (e.at, list(data.queues))
         for w in data.windows:
             state = w.state if w.state in ("closed", "paused") else "open"  # serving: staffed and open
-            self._window(e, w.window_no, state, w.staff_id, state != "closed")
+            self._window(e, w.window_no, state, w.staff_id, state != "closed", waiting=w.waiting, busy=w.busy)
+            if w.waiting is not None:  # a change of "people wait for its queues" goes into the window log
+                key, waits = (e.site, w.window_no), w.waiting > 0
+                before = self._waits.get(key)
+                if before is None or before != waits:
+                    self.wait_samples.append((e.site, w.window_no, e.at, waits, before is None))
+                self._waits[key] = waits
 
     def rating_submitted(self, e: At, data: rev.RatingSubmitted) -> None:
         self._chain(e, data)

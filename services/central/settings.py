@@ -39,6 +39,7 @@ class CentralSettings(Settings):
     central_empty_window_min: int = 15
     central_start_grace_min: int = 10
     central_leave_grace_min: int = 10
+    central_idle_while_waiting_min: int = 10
     central_bad_rating_level: int = 2
     central_offline_after_s: int = 30
     central_sms_failure_rate: float = 0.2
@@ -68,6 +69,7 @@ class CentralSettings(Settings):
         return Thresholds(long_wait_s=self.central_long_wait_s, queue_per_window=self.central_queue_per_window,
                           empty_window_min=self.central_empty_window_min,
                           start_grace_min=self.central_start_grace_min, leave_grace_min=self.central_leave_grace_min,
+                          idle_while_waiting_min=self.central_idle_while_waiting_min,
                           bad_rating_level=self.central_bad_rating_level,
                           offline_after_s=self.central_offline_after_s,
                           sms_failure_rate=self.central_sms_failure_rate, sms_window_min=self.central_sms_window_min)

@@ -24,6 +24,9 @@ class CentralStore:
                ON CONFLICT (site) DO UPDATE SET name = EXCLUDED.name, configured = true""",
             [s.id for s in sites], [s.name for s in sites])
 
+    async def site_known(self, conn: asyncpg.Connection, site: str) -> bool:
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM sites WHERE site = $1)", site))
+
     async def sites(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
         return await conn.fetch("SELECT * FROM sites ORDER BY site")
 
@@ -89,6 +92,24 @@ class CentralStore:
             """SELECT site, sum(sent)::bigint AS sent, sum(failed)::bigint AS failed FROM sms_minute
                WHERE minute >= $1 GROUP BY site""", since)
         return {r["site"]: (r["sent"], r["failed"]) for r in rows}
+
+    # --- attendance (考勤) -------------------------------------------------------------------------------------------
+    async def window_log(self, conn: asyncpg.Connection, site: str | None, start: date, end: date
+                         ) -> list[asyncpg.Record]:
+        """The window log of ``site`` (or every site) over the days start..end, in time order."""
+        return await conn.fetch(
+            """SELECT site, day, window_no, at, kind, staff_id, waiting_left FROM window_log
+               WHERE ($1::text IS NULL OR site = $1) AND day BETWEEN $2 AND $3 ORDER BY site, day, at""",
+            site, start, end)
+
+    async def waiting_before(self, conn: asyncpg.Connection, site: str | None, day: date
+                             ) -> dict[tuple[str, int], bool]:
+        """Whether people waited for each window's queues when ``day`` began (its last change before)."""
+        rows = await conn.fetch(
+            """SELECT DISTINCT ON (site, window_no) site, window_no, kind FROM window_log
+               WHERE ($1::text IS NULL OR site = $1) AND day < $2 AND day >= $2 - 7 AND kind IN ('wait', 'nowait')
+               ORDER BY site, window_no, at DESC""", site, day)
+        return {(r["site"], r["window_no"]): r["kind"] == "wait" for r in rows}
 
     # --- alerts -----------------------------------------------------------------------------------------------------
     async def alerts(self, conn: asyncpg.Connection, *, state: str | None = None, site: str | None = None,

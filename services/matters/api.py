@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field
 
-from services.matters import actions, worklist
+from services.matters import actions, calendar, worklist
 from services.matters import domain as d
 from services.matters.app import MattersApp
 from services.matters.catalog import QUEUE_PATTERN, SiteChange
@@ -67,6 +67,14 @@ class MatterChangeIn(StrictIn):
 class CalendarDayIn(StrictIn):
     workday: bool
     note: str | None = Field(None, max_length=100)
+
+
+class ArrangementIn(StrictIn):
+    """A year's official arrangement (国务院办公厅关于××年部分节假日安排的通知)."""
+
+    holidays: list[SaneDate] = Field(max_length=60)  # weekdays off (statutory ones may be listed or not)
+    workdays: list[SaneDate] = Field(max_length=30)  # weekend days worked (调休)
+    source: str = Field(min_length=2, max_length=100)  # the notice's number
 
 
 App = Annotated[MattersApp, Depends(state_dependency("matters"))]
@@ -131,6 +139,23 @@ async def set_calendar_override(day: SaneDate, body: CalendarDayIn, app: App, cl
 async def delete_calendar_override(day: SaneDate, app: App, claims: Clerk) -> dict[str, Any]:
     moved = await app.change_calendar(claims, day, None, None)
     return {"day": day.isoformat(), "deleted": True, "cases_moved": moved}
+
+
+# after /calendar/overrides: a path parameter would otherwise catch 'overrides' (and answer 422)
+@router.get("/calendar/{year}")
+async def calendar_year(year: Year, app: App) -> dict[str, Any]:
+    """The year as this site counts it: ``official`` with the arrangement's source, or ``provisional``
+    (statutory holidays only); ``holidays`` = weekdays off, ``workdays`` = weekend days worked."""
+    return await calendar.calendar_year(app, year)
+
+
+@router.put("/calendar/{year}/arrangement")
+async def install_arrangement(year: Year, body: ArrangementIn, app: App, claims: Clerk) -> dict[str, Any]:
+    """Install (replace) the year's official arrangement (manager; central's publish uses the same use case);
+    due dates of open cases move in the same transaction."""
+    arrangement = calendar.checked_arrangement(year, body.holidays, body.workdays, body.source)
+    moved = await calendar.install_by_manager(app, claims, arrangement)
+    return {**await calendar.calendar_year(app, year), "cases_moved": moved}
 
 
 # --- cases --------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from shared.events.base import EventData, make_event
 from shared.ids import uuid7
 from shared.logging import get_logger
 from shared.outbox import add_to_outbox
-from shared.workdays import WorkCalendar
+from shared.workdays import Arrangement, WorkCalendar
 
 log = get_logger("matters")
 CACHE_S = 5.0
@@ -68,6 +68,7 @@ class MattersApp:
         self._calendar: tuple[float, WorkCalendar] | None = None
         self._years_warned: set[int] = set()
         self.routes_changed = asyncio.Event()  # wakes the route publisher (routing.py)
+        self.calendar_changed = asyncio.Event()  # wakes the calendar publisher (calendar_publish.py)
         self.contacts_waiting = asyncio.Event()  # wakes the phone handover to notify (contacts.py)
         self.pickup_place = pickup_place or settings.site_name  # where certificates are collected (领取地点)
 
@@ -126,21 +127,24 @@ class MattersApp:
     def _unknown_year(self, year: int) -> None:
         if year not in self._years_warned:
             self._years_warned.add(year)
-            log.warning("calendar_year_unknown", year=year, fallback="weekends and the site's override table",
-                        hint="add that year's holidays and make-up days to the override table, "
-                             "or upgrade chinesecalendar")
+            log.warning("calendar_year_unknown", year=year, fallback="provisional: weekends, statutory holidays "
+                        "and the site's override table", hint="install that year's arrangement "
+                        "(PUT /matters/api/v1/calendar/{year}/arrangement) when the State Council publishes it")
 
     async def calendar(self, conn: asyncpg.Connection, *, fresh: bool = False) -> WorkCalendar:
         if fresh or self._calendar is None or time.monotonic() - self._calendar[0] > CACHE_S:
             rows = await self.store.calendar_overrides(conn)
-            cal = WorkCalendar({r["day"]: r["workday"] for r in rows}, on_unknown_year=self._unknown_year)
+            arranged = {r["year"]: Arrangement(r["year"], frozenset(r["holidays"]), frozenset(r["workdays"]),
+                                               r["source"]) for r in await self.store.calendar_arrangements(conn)}
+            cal = WorkCalendar({r["day"]: r["workday"] for r in rows}, arrangements=arranged,
+                               on_unknown_year=self._unknown_year)
             self._calendar = (time.monotonic(), cal)
         return self._calendar[1]
 
     @staticmethod
     def calendar_warnings(cal: WorkCalendar, start: date, end: date) -> list[str]:
-        return [f"{y}年法定节假日及调休数据未知（chinesecalendar），按周末和本站调整表计算 / the holidays of {y} are "
-                f"unknown to chinesecalendar: counted with weekends and this site's override table"
+        return [f"{y}年放假安排尚未发布，期限按法定节假日临时计算 / the {y} holiday arrangement is not published yet: "
+                f"deadlines are provisional (weekends, statutory holidays and this site's override table)"
                 for y in cal.unknown_years(start, end)]
 
     async def working_days(self, start: date, days: int) -> dict[str, Any]:
@@ -167,11 +171,12 @@ class MattersApp:
                     raise errors.NotFound(f"{day} 没有调整记录 / no override for {day}")
             else:
                 await self.store.set_calendar_override(conn, day, workday, note, claims.staff_id, self.now())
-            moved = await self._recount_due_dates(conn, await self.calendar(conn, fresh=True))
+            moved = await self.recount_due_dates(conn, await self.calendar(conn, fresh=True))
+        self.calendar_changed.set()
         log.info("calendar_changed", day=day.isoformat(), workday=workday, staff_id=claims.staff_id, moved=moved)
         return moved
 
-    async def _recount_due_dates(self, conn: asyncpg.Connection, cal: WorkCalendar) -> int:
+    async def recount_due_dates(self, conn: asyncpg.Connection, cal: WorkCalendar) -> int:
         """Move the due dates of open cases after a calendar change (in the caller's transaction)."""
         moved = 0
         for r in await self.store.open_cases_for_recount(conn):

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from services.matters.api import router
 from services.matters.app import MattersApp
+from services.matters.calendar_publish import calendar_loop
 from services.matters.catalog import Catalog, CatalogError, load_catalog, site_file_changes
 from services.matters.contacts import contacts_loop
 from services.matters.crypto import DataBox, derive_development_key, parse_key
@@ -74,6 +75,8 @@ def build_app(settings: MattersSettings, *, clock: Callable[[], datetime] | None
                      enabled=sum(1 for c in changes.values() if c.enabled))
         runtime.spawn("deadline_checker", lambda: deadline_loop(matters, settings.matters_check_interval_s))
         runtime.spawn("matter_routes", lambda: routes_loop(matters, runtime.bus.js, settings.matters_routes_interval_s))
+        runtime.spawn("calendar_layers",
+                      lambda: calendar_loop(matters, runtime.bus.js, settings.matters_routes_interval_s))
         runtime.spawn("contact_handover", lambda: contacts_loop(
             matters, runtime.bus, settings.matters_contacts_interval_s, settings.matters_contacts_timeout_s))
         return {"matters": matters}

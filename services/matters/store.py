@@ -68,6 +68,20 @@ class MattersStore:
         status = await conn.execute("DELETE FROM calendar_overrides WHERE day = $1", day)
         return bool(status.endswith(" 1"))
 
+    async def calendar_arrangements(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "SELECT year, holidays, workdays, source, installed_by, installed_at FROM calendar_arrangements")
+
+    async def set_calendar_arrangement(self, conn: asyncpg.Connection, year: int, holidays: list[date],
+                                       workdays: list[date], source: str, by: str, at: datetime) -> None:
+        await conn.execute(
+            """INSERT INTO calendar_arrangements (year, holidays, workdays, source, installed_by, installed_at)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (year) DO UPDATE SET holidays = excluded.holidays, workdays = excluded.workdays,
+                   source = excluded.source, installed_by = excluded.installed_by,
+                   installed_at = excluded.installed_at""",
+            year, holidays, workdays, source, by, at)
+
     # --- cases ------------------------------------------------------------------------------------
     async def insert_case(self, conn: asyncpg.Connection, c: dict[str, Any]) -> asyncpg.Record:
         return await conn.fetchrow(

@@ -21,6 +21,7 @@ from services.notify.providers import Provider
 from services.notify.queue_client import QueueClient
 from services.notify.settings import NotifySettings
 from services.notify.store import NotifyStore
+from shared.calendar_sync import SiteLayers
 from shared.clock import iso
 from shared.clock import now as clock_now
 from shared.ids import uuid7
@@ -49,7 +50,11 @@ class NotifyApp:
         self.wake = asyncio.Event()  # the sender's: a message is due
         self.approach_wake = asyncio.Event()  # the turn-approaching check's: someone may have moved up
         self.queue = queue
-        self.calendar = calendar or WorkCalendar()
+        self.calendar = calendar or WorkCalendar()  # replaced by the site's (use_calendar)
+
+    def use_calendar(self, layers: SiteLayers) -> None:
+        """The site's calendar layers as the matters service publishes them (``shared/calendar_sync.py``)."""
+        self.calendar = layers.calendar()
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)

@@ -17,6 +17,7 @@ from services.notify.domain import TEMPLATES
 from services.notify.providers import AliyunProvider, LocalProvider, Provider, TencentProvider, WebhookProvider
 from services.notify.queue_client import QueueClient
 from services.notify.settings import NotifySettings
+from shared.calendar_sync import watch_calendar
 from shared.consumer import EventConsumer
 from shared.logging import get_logger
 from shared.runtime import Runtime, prepare, serve, service_app
@@ -80,6 +81,7 @@ def build_app(settings: NotifySettings, *, clock: Callable[[], datetime] | None 
         assert runtime.bus.nc is not None  # the runtime connected before build
         handover = await contacts.serve_contacts(notify, runtime.bus.nc)  # svc.<site>.notify.contacts
         runtime.at_stop(handover.unsubscribe)
+        runtime.spawn("site_calendar", lambda: watch_calendar(runtime.bus.js, settings.site, notify.use_calendar))
         runtime.spawn("sms_sender", lambda: sender.send_loop(notify))
         runtime.spawn("retention_sweep", notify.sweep_loop)
         runtime.spawn("turn_approaching", lambda: reminders.approach_loop(notify))

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from services.queue.app import QueueApp
 from shared.auth import ClerkClaims
-from shared.http import StrictIn, clerk_claims, state_dependency
+from shared.http import StrictIn, WindowNo, clerk_claims, state_dependency
 
 router = APIRouter(prefix="/queue/api/v1")
 
@@ -121,18 +121,19 @@ async def change_staff(staff_id: str, body: StaffPatch, app: App, _: Manager) ->
 
 
 @router.post("/windows/{no}/end-session")
-async def end_window_session(no: int, app: App, claims: Manager, body: EndSessionIn | None = None) -> dict[str, Any]:
+async def end_window_session(no: WindowNo, app: App, claims: Manager,
+                             body: EndSessionIn | None = None) -> dict[str, Any]:
     """强制签退: end the session of a window whose clerk left without signing out, so the B role can sign in;
     the clerk's token is refused by every service from then on, a ticket at the window goes back to the line."""
     return await app.windows.end_session(claims, no, body.reason if body else None)
 
 
 @router.put("/windows/{no}/roles")
-async def set_roles(no: int, body: RolesIn, app: App, _: Manager) -> dict[str, Any]:
+async def set_roles(no: WindowNo, body: RolesIn, app: App, _: Manager) -> dict[str, Any]:
     """Replace the window's AB roles: one A, one or more B, all different people (杜绝空窗)."""
     return await app.manager.set_roles(no, body.a, body.b)
 
 
 @router.patch("/windows/{no}")
-async def change_window(no: int, body: WindowPatch, app: App, _: Manager) -> dict[str, Any]:
+async def change_window(no: WindowNo, body: WindowPatch, app: App, _: Manager) -> dict[str, Any]:
     return await app.manager.change_window(no, name=body.name, queues=body.queues)

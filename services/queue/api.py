@@ -14,7 +14,7 @@ from services.queue.app import QueueApp
 from services.queue.board import BoardHub, board_view
 from services.queue.presentation import queues_view
 from shared.auth import ClerkClaims
-from shared.http import StrictIn, clerk_claims, state_dependency
+from shared.http import StrictIn, WindowNo, clerk_claims, state_dependency
 
 PREFIX = "/queue/api/v1"
 router = APIRouter(prefix=PREFIX)
@@ -89,33 +89,40 @@ async def get_ticket(ticket_id: uuid.UUID, app: App) -> JSONResponse:
 
 
 @router.post("/windows/{no}/sign-in")
-async def sign_in(no: int, body: SignInIn, app: App) -> dict[str, Any]:
+async def sign_in(no: WindowNo, body: SignInIn, app: App) -> dict[str, Any]:
     return await app.windows.sign_in(no, body.staff_id, body.password)
 
 
-@router.post("/windows/{no}/sign-out")
-async def sign_out(no: int, app: App, claims: Clerk) -> dict[str, Any]:
-    return await app.windows.sign_out(claims, no)
+class SignOutIn(StrictIn):
+    confirm: bool = False  # sign out although people issued before closing still wait (after the 409 warning)
+
+
+@router.post("/windows/{no}/sign-out", responses={409: {"description": "StillWaiting: people still wait for the "
+                                                       "window's queues (detail.waiting); send confirm: true"}})
+async def sign_out(no: WindowNo, app: App, claims: Clerk, body: SignOutIn | None = None) -> dict[str, Any]:
+    """签退. 409 ``StillWaiting`` with ``detail.waiting`` while people issued before closing still wait for the
+    window's queues (不接待完最后一位群众不下班); ``{"confirm": true}`` signs out anyway, the event says how many."""
+    return await app.windows.sign_out(claims, no, confirm=body.confirm if body else False)
 
 
 @router.get("/windows/{no}/today")
-async def clerk_today(no: int, app: App, claims: Clerk) -> dict[str, Any]:
+async def clerk_today(no: WindowNo, app: App, claims: Clerk) -> dict[str, Any]:
     """The signed-in clerk's own numbers today: called, served, no-shows, average wait and service time."""
     return await app.windows.clerk_today(claims, no)
 
 
 @router.post("/windows/{no}/pause")
-async def pause(no: int, app: App, claims: Clerk, body: ReasonIn | None = None) -> dict[str, Any]:
+async def pause(no: WindowNo, app: App, claims: Clerk, body: ReasonIn | None = None) -> dict[str, Any]:
     return await app.windows.pause(claims, no, body.reason if body else None)
 
 
 @router.post("/windows/{no}/resume")
-async def resume(no: int, app: App, claims: Clerk, body: ReasonIn | None = None) -> dict[str, Any]:
+async def resume(no: WindowNo, app: App, claims: Clerk, body: ReasonIn | None = None) -> dict[str, Any]:
     return await app.windows.resume(claims, no, body.reason if body else None)
 
 
 @router.post("/windows/{no}/call-next", responses={204: {"description": "nobody is waiting"}})
-async def call_next(no: int, app: App, claims: Clerk) -> Any:
+async def call_next(no: WindowNo, app: App, claims: Clerk) -> Any:
     ticket = await app.calling.call_next(claims, no)
     return _json(ticket) if ticket is not None else Response(status_code=204)
 

@@ -1,4 +1,4 @@
-"""What the hall display shows (综合屏), the periodic ``queue.snapshot``, the end-of-day sweep, and the
+"""What the hall display shows (综合屏), the periodic ``queue.snapshot``, the closing and end-of-day sweeps, and the
 server-sent event fan-out driven by PostgreSQL NOTIFY (so several processes can serve one board)."""
 
 from __future__ import annotations
@@ -61,22 +61,45 @@ async def publish_snapshot(ctx: QueueContext) -> None:
     async with ctx.pool.acquire() as conn, conn.transaction():
         queues = await queues_view(ctx, conn)
         windows = await ctx.board_store.windows(conn)
+        busy = await ctx.board_store.at_windows(conn)
+        waiting = {str(q["id"]): q["waiting"] for q in queues}
         snap = ev.QueueSnapshot(
             queues=[ev.QueueSnapshotItem(queue_id=q["id"], waiting=q["waiting"], longest_wait_s=q["longest_wait_s"],
                                          windows_open=q["windows_open"]) for q in queues],
-            windows=[ev.WindowSnapshotItem(window_no=w["no"], state=w["state"], staff_id=w["staff_id"])
+            windows=[ev.WindowSnapshotItem(window_no=w["no"], state=w["state"], staff_id=w["staff_id"],
+                                           waiting=sum(waiting.get(str(i), 0) for i in w["queue_ids"] or []),
+                                           busy=w["no"] in busy)
                      for w in windows],
         )
         await add_to_outbox(conn, ctx.event(snap, now))
 
 
 async def close_past_days(ctx: QueueContext) -> int:
-    """Tickets still waiting from an earlier day are cancelled (reason ``day_closed``), with events."""
+    """Tickets still waiting from an earlier day are cancelled (reason ``day_closed``: the service was down when
+    that day closed), with events."""
     now = ctx.now()
     async with ctx.pool.acquire() as conn, conn.transaction():
         ids = await ctx.board_store.close_past_days(conn, ctx.service_day(now), now)
         if ids:
-            await ctx.emit(conn, now, *(ev.TicketCancelled(ticket_id=i, reason="day_closed") for i in ids))
+            await ctx.emit(conn, now, *(ev.TicketCancelled(ticket_id=i, reason=d.DAY_CLOSED) for i in ids))
+    return len(ids)
+
+
+async def close_unserved(ctx: QueueContext) -> int:
+    """Once today's last session has ended, tickets issued before it and still in line are cancelled at once
+    (reason ``closed_unserved``: central counts them as ``turned_away``), with events. Tickets at a window are
+    being served and stay."""
+    now = ctx.now()
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        _, hours = await ctx.config(conn)
+        closing = d.closing_at(now, hours.sessions[-1][1])
+        if now < closing:
+            return 0
+        ids = await ctx.board_store.close_unserved(conn, ctx.service_day(now), closing, now)
+        if ids:
+            await ctx.emit(conn, now, *(ev.TicketCancelled(ticket_id=i, reason=d.CLOSED_UNSERVED) for i in ids))
+    if ids:
+        log.info("closed_unserved", tickets=len(ids))
     return len(ids)
 
 
@@ -84,6 +107,7 @@ async def snapshot_loop(ctx: QueueContext, interval_s: float) -> None:
     while True:
         try:
             await close_past_days(ctx)
+            await close_unserved(ctx)
             await publish_snapshot(ctx)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("snapshot_failed", error=repr(exc))

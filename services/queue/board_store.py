@@ -1,4 +1,5 @@
-"""SQL of what the hall display (综合屏) and the periodic snapshot read, and of the end-of-day sweep, one class."""
+"""SQL of what the hall display (综合屏) and the periodic snapshot read, of the closing and end-of-day sweeps, and of
+the sign-out warning's count, one class."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.queue.domain import TRANSITIONS, Status, TicketAction
 from services.queue.store import AT_WINDOW, DONE, OPEN, TICKET_COLUMNS, WAITING, sql_list
 
 _CLOSE_DAY = TRANSITIONS[TicketAction.CLOSE_DAY]
+_CLOSE_UNSERVED = TRANSITIONS[TicketAction.CLOSE_UNSERVED]
 
 
 class BoardStore:
@@ -68,3 +70,22 @@ class BoardStore:
                 WHERE service_day < $1 AND status IN {sql_list(_CLOSE_DAY.sources)}
                 RETURNING id""", day, now)
         return [r["id"] for r in rows]
+
+    async def close_unserved(self, conn: asyncpg.Connection, day: date, closing: datetime, now: datetime
+                             ) -> list[uuid.UUID]:
+        """Tickets of ``day`` issued before ``closing`` and still in line are cancelled (``CLOSE_UNSERVED``)."""
+        rows = await conn.fetch(
+            f"""UPDATE tickets SET status = '{_CLOSE_UNSERVED.target.value}', finished_at = $3
+                WHERE service_day = $1 AND issued_at < $2 AND status IN {sql_list(_CLOSE_UNSERVED.sources)}
+                RETURNING id""", day, closing, now)
+        return [r["id"] for r in rows]
+
+    async def waiting_for_window(self, conn: asyncpg.Connection, window_no: int, day: date, before: datetime
+                                 ) -> int:
+        """Tickets of ``day`` issued before ``before`` still in line for the queues window ``window_no`` serves
+        (or sent to it), the sign-out warning's count."""
+        return int(await conn.fetchval(
+            f"""SELECT count(*) FROM tickets t JOIN windows w ON w.no = $1
+                WHERE t.service_day = $2 AND t.issued_at < $3 AND t.status IN {WAITING}
+                  AND (t.target_window_no = w.no OR (t.target_window_no IS NULL AND t.queue_id = ANY(w.queue_ids)))""",
+            window_no, day, before))

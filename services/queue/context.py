@@ -18,11 +18,13 @@ from services.queue.site_store import SiteStore
 from services.queue.store import BOARD_CHANNEL, QueueStore
 from shared import errors
 from shared.auth import ClerkClaims
+from shared.calendar_sync import SiteLayers
 from shared.clock import now as clock_now
 from shared.events.base import Envelope, EventData, make_event
 from shared.events.queue import SessionEnded
 from shared.outbox import add_to_outbox
 from shared.settings import Settings
+from shared.workdays import WorkCalendar
 
 EndReason = Literal["signed_out", "deactivated", "ended_by_manager"]  # why a session bound to no window ended
 
@@ -41,6 +43,11 @@ class QueueContext:
         self._config: tuple[float, d.Policy, OfficeHours] | None = None
         self._service_avg: dict[uuid.UUID, tuple[float, float]] = {}
         self._queues: dict[uuid.UUID, asyncpg.Record] = {}
+        self.calendar = WorkCalendar()  # the site's (statutory, 调休, overrides), kept current by use_calendar
+
+    def use_calendar(self, layers: SiteLayers) -> None:
+        """The site's calendar layers as the matters service publishes them (``shared/calendar_sync.py``)."""
+        self.calendar = layers.calendar()
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)

@@ -11,7 +11,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 
 from shared import errors
@@ -127,7 +127,8 @@ class TicketAction(StrEnum):
     TRANSFER = "transfer"  # 转移, to another queue or window, keeping the citizen's place
     BACK_IN_LINE = "back_in_line"  # 强制签退 of the window: back to the ticket's place in its own queue
     CANCEL = "cancel"  # 取消
-    CLOSE_DAY = "close_day"  # the end-of-day sweep: what is left of an earlier day is cancelled
+    CLOSE_DAY = "close_day"  # the end-of-day sweep: what is left of an earlier day is cancelled (day_closed)
+    CLOSE_UNSERVED = "close_unserved"  # the hall closed: still in line at the last session's end (closed_unserved)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ TRANSITIONS: dict[TicketAction, Move] = {
     TicketAction.BACK_IN_LINE: Move(_AT_WINDOW, Status.TRANSFERRED, "退回排队"),
     TicketAction.CANCEL: Move(_WAITING | {Status.CALLED}, Status.CANCELLED, "取消"),
     TicketAction.CLOSE_DAY: Move(_WAITING | _AT_WINDOW, Status.CANCELLED, "日终关闭"),
+    # a ticket at a window at closing is being served (不接待完最后一位群众不下班): only those still in line
+    TicketAction.CLOSE_UNSERVED: Move(_WAITING, Status.CANCELLED, "闭厅未办"),
 }
 WAITING_STATES = TRANSITIONS[TicketAction.CALL].sources  # in line: what a window may call
 AT_WINDOW_STATES = _AT_WINDOW  # called or being served, at one window
@@ -237,6 +240,32 @@ def window_transition(state: WindowState, action: WindowAction, *, window_no: in
     if rule.busy is not None and number_at_window is not None:
         raise TicketAtWindow(rule.busy.format(number=number_at_window))
     return rule.target
+
+
+# --- closing time (闭厅) ------------------------------------------------------------------------------
+
+CLOSED_UNSERVED = "closed_unserved"  # cancel reason: still in line when the hall's last session ended (at once)
+DAY_CLOSED = "day_closed"  # cancel reason: left over from an earlier day (the service was down at closing)
+
+
+class StillWaiting(QueueError, errors.Conflict):
+    """签退 while people issued before closing still wait for the window's queues (不接待完最后一位群众不下班):
+    refused until the clerk confirms; ``detail.waiting`` says how many."""
+
+
+def closing_at(local_now: datetime, last_session_end: time) -> datetime:
+    """The hall's closing time on ``local_now``'s day: the end of its last session (上午/下午)."""
+    return datetime.combine(local_now.date(), last_session_end, local_now.tzinfo)
+
+
+def check_sign_out(waiting: int, confirmed: bool) -> None:
+    """A clerk signing out while ``waiting`` tickets issued before closing still wait for the window's queues is
+    warned (StillWaiting, naming how many) unless they confirm (they leave anyway: a colleague serves them, or the
+    duty manager decides); the sign-out event then carries the count for the duty manager and central."""
+    if waiting > 0 and not confirmed:
+        raise StillWaiting(f"还有 {waiting} 位群众在等候本窗口的队列，不接待完最后一位群众不下班；确需签退请确认 / "
+                           f"{waiting} people still wait for this window's queues: confirm to sign out anyway",
+                           waiting=waiting)
 
 
 # --- back office (后台/科室) ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.queue.domain import IssuingClosed
+from shared.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)
@@ -32,19 +33,37 @@ class OfficeHours:
         if any(prev_end > nxt for (_, prev_end), nxt in zip(self.sessions, ends, strict=False)):
             raise ValueError("sessions must be in order and must not overlap")
 
-    def is_open_day(self, day: date) -> bool:
+    def closed_reason(self, day: date, calendar: WorkCalendar | None = None) -> str | None:
+        """None when the hall is open on ``day``; else why not, Chinese first. The site file's extra days win;
+        then the site's calendar (statutory holidays, the arrangement's days off and 调休, the site's overrides);
+        then the hall's own weekdays (a hall may open on Saturdays)."""
         if day in self.extra_open_days:
-            return True
-        return day.isoweekday() in self.weekdays and day not in self.extra_closed_days
+            return None
+        if day in self.extra_closed_days:
+            return "今日不办公 / the hall is closed today"
+        why = calendar.why_closed(day) if calendar is not None else None
+        if calendar is not None and why is None and day.weekday() >= 5:
+            return None  # a make-up working day (调休上班)
+        if why is not None and why != "休息日":
+            if why == "节假日":
+                return "今天是节假日，大厅不办公 / the hall is closed today (holiday)"
+            return f"今天是法定节假日（{why}），大厅不办公 / the hall is closed today (statutory holiday)"
+        if day.isoweekday() not in self.weekdays:
+            return "今日不办公 / the hall is closed today"
+        return None
 
-    def in_session(self, local: datetime) -> bool:
+    def is_open_day(self, day: date, calendar: WorkCalendar | None = None) -> bool:
+        return self.closed_reason(day, calendar) is None
+
+    def in_session(self, local: datetime, calendar: WorkCalendar | None = None) -> bool:
         t = local.time()
-        return self.is_open_day(local.date()) and any(s <= t < e for s, e in self.sessions)
+        return self.is_open_day(local.date(), calendar) and any(s <= t < e for s, e in self.sessions)
 
-    def check_issue(self, local: datetime) -> None:
+    def check_issue(self, local: datetime, calendar: WorkCalendar | None = None) -> None:
         """Raise IssuingClosed with the reason when a ticket may not be issued at ``local`` time."""
-        if not self.is_open_day(local.date()):
-            raise IssuingClosed("今日不办公 / the hall is closed today")
+        reason = self.closed_reason(local.date(), calendar)
+        if reason is not None:
+            raise IssuingClosed(reason)
         t = local.time()
         first_start = _shift(self.sessions[0][0], -self.open_early_min)
         last_end = _shift(self.sessions[-1][1], -self.issue_cutoff_min)

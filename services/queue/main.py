@@ -12,6 +12,7 @@ from services.queue.app import QueueApp
 from services.queue.board import BoardHub, snapshot_loop
 from services.queue.routes import watch_routes
 from services.queue.seed import apply_site_config, load_site_file
+from shared.calendar_sync import watch_calendar
 from shared.logging import get_logger
 from shared.runtime import Runtime, prepare, serve, service_app
 from shared.settings import Settings
@@ -29,6 +30,7 @@ def build_app(settings: Settings) -> FastAPI:
         hub = BoardHub(queue.ctx)
         runtime.spawn("board_hub", hub.run)
         runtime.spawn("snapshot", lambda: snapshot_loop(queue.ctx, settings.snapshot_interval_s))
+        runtime.spawn("site_calendar", lambda: watch_calendar(runtime.bus.js, settings.site, queue.ctx.use_calendar))
         runtime.spawn("matter_routes", lambda: watch_routes(runtime.db, runtime.bus.js, settings.site))
         return {"queue": queue, "board_hub": hub}
 

@@ -45,7 +45,7 @@ class TicketCases:
         async with ctx.pool.acquire() as conn, conn.transaction():
             _, hours = await ctx.config(conn)
             if ctx.settings.enforce_office_hours:
-                hours.check_issue(now)
+                hours.check_issue(now, ctx.calendar)
             if matter_id is not None:
                 route = await self.store.route(conn, matter_id)
                 if route is None:

@@ -58,8 +58,10 @@ class WindowCases:
             expires_at=int(time.time()) + TOKEN_TTL_S, role=role or "manager"))
         return {"token": token, "window": window_view(row), "role": role, "expires_in_s": TOKEN_TTL_S}
 
-    async def sign_out(self, claims: ClerkClaims, window_no: int) -> dict[str, Any]:
-        """签退: refused while a ticket is at the window; the token is dead afterwards, at every service."""
+    async def sign_out(self, claims: ClerkClaims, window_no: int, confirm: bool = False) -> dict[str, Any]:
+        """签退: refused while a ticket is at the window; warned (409 ``StillWaiting`` with ``detail.waiting``)
+        while people issued before closing still wait for the window's queues, unless ``confirm``; the event then
+        carries how many (``waiting_left``). The token is dead afterwards, at every service."""
         check_token_window(claims, window_no)
         ctx = self.ctx
         now = ctx.now()
@@ -68,12 +70,17 @@ class WindowCases:
             current = await self.store.current_at_window(conn, window_no)
             state = d.window_transition(d.WindowState(w["state"]), d.WindowAction.SIGN_OUT, window_no=window_no,
                                         number_at_window=current["number"] if current is not None else None)
+            _, hours = await ctx.config(conn)
+            waiting = await ctx.board_store.waiting_for_window(conn, window_no, ctx.service_day(now),
+                                                               d.closing_at(now, hours.sessions[-1][1]))
+            d.check_sign_out(waiting, confirm)
             row = await self.store.set_window(conn, window_no, state=state, staff_id=None, session_id=None,
                                               reason=None, now=now)
-            await ctx.emit(conn, now, ev.WindowSignedOut(window_no=window_no, staff_id=claims.staff_id),
+            await ctx.emit(conn, now, ev.WindowSignedOut(window_no=window_no, staff_id=claims.staff_id,
+                                                         waiting_left=waiting),
                            ev.SessionEnded(session_id=claims.session_id, staff_id=claims.staff_id, role=claims.role,
                                            reason="signed_out"))
-        return window_view(row)
+        return {**window_view(row), "waiting_left": waiting}
 
     async def end_session(self, manager: ClerkClaims, window_no: int, reason: str | None) -> dict[str, Any]:
         """强制签退: a duty manager ends a window's session (its clerk left without signing out, so nobody else,

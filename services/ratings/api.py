@@ -17,7 +17,7 @@ from services.ratings import complaints, stats
 from services.ratings.app import PREFIX, RatingsApp, scale_view
 from shared import errors
 from shared.auth import ClerkClaims
-from shared.http import SaneDate, StrictIn, bearer_claims, clerk_claims, state_dependency
+from shared.http import SaneDate, StrictIn, WindowNo, bearer_claims, clerk_claims, state_dependency
 from shared.ratelimit import client_ip
 
 router = APIRouter(prefix=PREFIX)
@@ -65,7 +65,7 @@ async def scale(app: App) -> dict[str, Any]:
 
 
 @router.get("/windows/{window_no}/invitation", responses={204: {"description": "nothing to rate now"}})
-async def window_invitation(window_no: int, app: App) -> Any:
+async def window_invitation(window_no: WindowNo, app: App) -> Any:
     """The open invitation of the window's latest completed service (within ``ratings_invitation_minutes``)."""
     found = await app.window_invitation(window_no)
     return found if found is not None else Response(status_code=204)

@@ -18,6 +18,7 @@ from services.ratings.limits import RatingLimits
 from services.ratings.settings import RatingsSettings
 from services.ratings.store import RatingsStore
 from shared import errors
+from shared.calendar_sync import SiteLayers
 from shared.clock import iso
 from shared.clock import now as clock_now
 from shared.consumer import Handler
@@ -86,14 +87,18 @@ class RatingsApp:
         self._clock = clock or (lambda: clock_now(self.tz))
         self._years_warned: set[int] = set()
         self.limits = RatingLimits(settings)
-        # the national calendar (statutory holidays and 调休); ratings keeps no override table of its own
+        # the site's calendar (statutory holidays, 调休, the site's layers from matters: use_calendar)
         self.calendar = WorkCalendar(on_unknown_year=self._unknown_year)
+
+    def use_calendar(self, layers: SiteLayers) -> None:
+        """The site's calendar layers as the matters service publishes them (``shared/calendar_sync.py``)."""
+        self.calendar = layers.calendar(self._unknown_year)
 
     def _unknown_year(self, year: int) -> None:
         if year not in self._years_warned:
             self._years_warned.add(year)
-            log.warning("calendar_year_unknown", year=year, fallback="weekends only",
-                        hint="complaint due dates of that year skip weekends only; upgrade chinesecalendar")
+            log.warning("calendar_year_unknown", year=year, fallback="provisional: weekends and statutory holidays",
+                        hint="complaint due dates of that year are provisional until its arrangement is installed")
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)

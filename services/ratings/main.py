@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.ratings.api import router
 from services.ratings.app import RatingsApp, make_box
 from services.ratings.settings import RatingsSettings
+from shared.calendar_sync import watch_calendar
 from shared.consumer import EventConsumer
 from shared.logging import get_logger
 from shared.ratelimit import install_rate_limit_handler
@@ -43,6 +44,7 @@ def build_app(settings: RatingsSettings, *, clock: Callable[[], datetime] | None
         consumer = EventConsumer(bus=runtime.bus, pool=runtime.db, site=settings.site, stream=settings.stream_name,
                                  durable="ratings", handlers=ratings.handlers(), max_deliver=settings.max_deliver)
         runtime.spawn("consumer", consumer.run)
+        runtime.spawn("site_calendar", lambda: watch_calendar(runtime.bus.js, settings.site, ratings.use_calendar))
         runtime.spawn("expiry_checker", lambda: expiry_loop(ratings, settings.ratings_expiry_check_interval_s))
         return {"ratings": ratings, "consumer": consumer}
 

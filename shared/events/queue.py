@@ -94,6 +94,9 @@ class WindowSignedOut(EventData):
     TYPE = "queue.window.signed_out"
     window_no: int
     staff_id: str
+    # hallnet extension: people issued before closing still waiting for the window's queues when the clerk signed
+    # out anyway, after the warning (不接待完最后一位群众不下班); None from older sites and forced sign-outs
+    waiting_left: int | None = None
 
 
 class SessionEnded(EventData):
@@ -134,6 +137,10 @@ class WindowSnapshotItem(BaseModel):
     window_no: int
     state: str
     staff_id: str | None
+    # hallnet extensions (attendance at central): people waiting for the queues this window serves, and whether a
+    # ticket is called or served at it now; None from older sites
+    waiting: int | None = None
+    busy: bool | None = None
 
 
 class QueueSnapshot(EventData):

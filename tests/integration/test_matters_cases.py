@@ -166,14 +166,14 @@ async def test_rejection_can_come_before_the_last_step(env: MattersEnv) -> None:
 
 
 async def test_working_days_api_across_the_spring_festival_and_into_2027(env: MattersEnv) -> None:
-    """GET /working-days counts 调休 in 2026 and says when 2027 was counted by weekends only."""
+    """GET /working-days counts 调休 in 2026 and says when 2027 was counted provisionally (statutory days only)."""
     r = await env.client.get(f"{PREFIX}/working-days", params={"start": "2026-02-13", "days": 5})
     assert r.json() == {"start": "2026-02-13", "days": 5, "due": "2026-02-27", "warnings": []}
     r = await env.client.get(f"{PREFIX}/working-days", params={"start": "2026-09-30", "days": 3})
     assert r.json()["due"] == "2026-10-10"
     with capture_logs() as logs:
         r = await env.client.get(f"{PREFIX}/working-days", params={"start": "2026-12-30", "days": 5})
-    assert r.json()["due"] == "2027-01-06" and "2027" in r.json()["warnings"][0]
+    assert r.json()["due"] == "2027-01-07" and "2027" in r.json()["warnings"][0]  # 元旦 (Fri 01-01) is off
     assert any(x["event"] == "calendar_year_unknown" and x["year"] == 2027 and x["log_level"] == "warning"
                for x in logs)
     bads: list[dict[str, Any]] = [{"start": "2026-02-30", "days": 5}, {"start": "2026-02-13", "days": -1},
@@ -183,24 +183,24 @@ async def test_working_days_api_across_the_spring_festival_and_into_2027(env: Ma
 
 
 async def test_calendar_override_fills_in_2027_and_moves_open_cases(env: MattersEnv) -> None:
-    """A manager marks 2027-01-01 a holiday: the API counts it, and an open case due after it moves by a day."""
+    """A manager marks Mon 2027-01-04 a local holiday: the API counts it, and an open case due after it moves."""
     env.clock.set(2026, 12, 30, 10)
     receipt = await env.accept("yl-txsq")
-    assert receipt["case"]["due_on"] == "2027-01-13"  # 12-31, then 2027 by weekends: 01-01, 01-04 … 01-13
+    assert receipt["case"]["due_on"] == "2027-01-14"  # 12-31, then 2027 provisional: 元旦 off, 01-04 … 01-14
     assert "2027" in receipt["case"]["calendar_warnings"][0]
-    r = await env.client.put(f"{PREFIX}/calendar/overrides/2027-01-01", headers=env.auth(),
-                             json={"workday": False, "note": "元旦"})
+    r = await env.client.put(f"{PREFIX}/calendar/overrides/2027-01-04", headers=env.auth(),
+                             json={"workday": False, "note": "本地假日"})
     assert r.status_code == 403
-    r = await env.client.put(f"{PREFIX}/calendar/overrides/2027-01-01", headers=env.manager,
-                             json={"workday": False, "note": "元旦"})
+    r = await env.client.put(f"{PREFIX}/calendar/overrides/2027-01-04", headers=env.manager,
+                             json={"workday": False, "note": "本地假日"})
     assert r.status_code == 200 and r.json()["cases_moved"] == 1
     r = await env.client.get(f"{PREFIX}/working-days", params={"start": "2026-12-30", "days": 5})
-    assert r.json()["due"] == "2027-01-07"
+    assert r.json()["due"] == "2027-01-08"
     case = (await env.client.get(f"{PREFIX}/cases/{receipt['id']}", headers=env.auth())).json()
-    assert case["due_on"] == "2027-01-14" and case["due_at"] == "2027-01-14T23:59:59.000+08:00"
+    assert case["due_on"] == "2027-01-15" and case["due_at"] == "2027-01-15T23:59:59.000+08:00"
     overrides = (await env.client.get(f"{PREFIX}/calendar/overrides", params={"year": 2027})).json()
-    assert [(o["day"], o["workday"], o["note"]) for o in overrides] == [("2027-01-01", False, "元旦")]
-    r = await env.client.delete(f"{PREFIX}/calendar/overrides/2027-01-01", headers=env.manager)
+    assert [(o["day"], o["workday"], o["note"]) for o in overrides] == [("2027-01-04", False, "本地假日")]
+    r = await env.client.delete(f"{PREFIX}/calendar/overrides/2027-01-04", headers=env.manager)
     assert r.json()["cases_moved"] == 1
 
 
@@ -229,7 +229,7 @@ async def test_bad_input_gets_a_clear_4xx_and_changes_nothing(env: MattersEnv) -
         ("put", "/matters/yl-txsq/site-change", {"enabled": False}, env.auth(), 403),
         ("put", "/matters/yl-txsq/site-change", {"promised_days": 25}, env.manager, 422),
         ("put", "/matters/xx-none/site-change", {"enabled": False}, env.manager, 404),
-        ("delete", "/calendar/overrides/2027-01-01", None, env.manager, 404),
+        ("delete", "/calendar/overrides/2027-01-04", None, env.manager, 404),
     ]
     for method, path, body, headers, status in attempts:
         r = await env.client.request(method, PREFIX + path, json=body, headers=headers)

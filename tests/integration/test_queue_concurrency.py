@@ -67,7 +67,8 @@ async def test_windows_calling_in_one_batch_each_get_their_own_answer(queue_env:
         await queue_env.issue(matter)
     heads = {no: await queue_env.sign_in(no) for no in (1, 2, 3, 4)}
     stale = heads[3]
-    assert (await queue_env.client.post("/queue/api/v1/windows/3/sign-out", headers=stale)).status_code == 200
+    r = await queue_env.client.post("/queue/api/v1/windows/3/sign-out", headers=stale, json={"confirm": True})
+    assert r.status_code == 200  # people wait: signed out only with the clerk's confirmation
     await queue_env.sign_in(3)
     r = await queue_env.client.post("/queue/api/v1/windows/4/pause", json={"reason": "午休"}, headers=heads[4])
     assert r.status_code == 200

@@ -16,8 +16,8 @@ async def test_token_is_bound_to_its_window(queue_env: QueueEnv) -> None:
     await queue_env.sign_in(2)
     r = await queue_env.client.post(f"{API}/windows/2/call-next", headers=h1)
     assert r.status_code == 403 and "window 1" in r.json()["message"]
-    r = await queue_env.client.post(f"{API}/windows/1/sign-out", headers=h1)
-    assert r.status_code == 200 and r.json()["state"] == "closed"
+    r = await queue_env.client.post(f"{API}/windows/1/sign-out", headers=h1, json={"confirm": True})
+    assert r.status_code == 200 and r.json()["state"] == "closed"  # confirmed: the ticket still waits
     r = await queue_env.client.post(f"{API}/windows/1/call-next", headers=h1)
     assert r.status_code == 401
 

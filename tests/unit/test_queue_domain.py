@@ -756,3 +756,14 @@ def test_make_up_working_saturday_issues_tickets() -> None:
     hours.check_issue(datetime(2026, 10, 10, 10, 0, tzinfo=TZ))
     with pytest.raises(IssuingClosed):
         OfficeHours().check_issue(datetime(2026, 10, 10, 10, 0, tzinfo=TZ))
+
+
+def test_sign_out_warns_while_people_issued_before_closing_wait() -> None:
+    """不接待完最后一位群众不下班: signing out with people waiting is refused naming how many, unless confirmed."""
+    from services.queue import domain as qd
+
+    qd.check_sign_out(0, confirmed=False)
+    qd.check_sign_out(3, confirmed=True)
+    with pytest.raises(qd.StillWaiting) as caught:
+        qd.check_sign_out(3, confirmed=False)
+    assert caught.value.detail == {"waiting": 3} and caught.value.message.startswith("还有 3 位群众")

@@ -1,6 +1,7 @@
 """Working days (工作日) in ``shared/workdays.py``: China's statutory holidays and make-up working
-days (调休) from chinesecalendar, a site's override table on top, weekends only (and a warning) for years
-the package does not know. The class name carries "Matters" so ``-k matters`` selects these tests."""
+days (调休) from chinesecalendar or an installed arrangement, a site's override table on top, weekends and
+the statutory holidays (and a warning) for years without an official arrangement. The class name carries
+"Matters" so ``-k matters`` selects these tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.workdays import NoWorkingDays, WorkCalendar
+from shared.workdays import Arrangement, NoWorkingDays, WorkCalendar
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -40,19 +41,21 @@ class TestMattersWorkingDays:
         assert [cal.add_working_days(date(2026, 9, 30), n) for n in (1, 2, 3, 4)] == [
             date(2026, 10, 8), date(2026, 10, 9), date(2026, 10, 10), date(2026, 10, 12)]
 
-    def test_into_2027_falls_back_to_weekends_and_says_so_once(self) -> None:
-        """2027 is unknown to chinesecalendar 1.11.0: Monday-Friday count, and the caller is told once."""
+    def test_into_2027_is_provisional_with_the_statutory_holidays_and_says_so_once(self) -> None:
+        """2027 is unknown to chinesecalendar 1.11.0: weekends and the statutory days count, the caller is told once."""
         told: list[int] = []
         cal = WorkCalendar(on_unknown_year=told.append)
         assert cal.knows(2026) and not cal.knows(2027)
-        # Thu 2026-12-31 is day 1; with weekends only Fri 2027-01-01 counts as day 2
-        assert cal.add_working_days(date(2026, 12, 30), 5) == date(2027, 1, 6)
-        assert cal.add_working_days(date(2027, 3, 1), 40) == date(2027, 4, 26)
+        assert cal.status(2026) == "official" and cal.status(2027) == "provisional"
+        # Thu 2026-12-31 is day 1; Fri 2027-01-01 (元旦) is off, so Mon 01-04 is day 2
+        assert not cal.is_workday(date(2027, 1, 1))
+        assert cal.add_working_days(date(2026, 12, 30), 5) == date(2027, 1, 7)
+        assert cal.add_working_days(date(2027, 3, 1), 40) == date(2027, 4, 27)  # Mon 04-05 (清明) is off
         assert told == [2027]
         assert cal.unknown_years(date(2026, 12, 30), date(2028, 1, 1)) == [2027, 2028]
 
     def test_override_table_fills_in_2027(self) -> None:
-        """A site marks 2027-01-01 a holiday (元旦) in its override table: the deadline moves by one day."""
+        """A site marks Sat 2027-01-02 a make-up working day in its override table: the deadline is a day earlier."""
         cal = WorkCalendar({date(2027, 1, 1): False})
         assert cal.add_working_days(date(2026, 12, 30), 5) == date(2027, 1, 7)
         cal = WorkCalendar({date(2027, 1, 1): False, date(2027, 1, 2): True})  # and a make-up Saturday
@@ -91,3 +94,55 @@ class TestMattersWorkingDays:
         due = cal.add_working_days(start, n)
         assert cal.count_between(start, due) == n
         assert n == 0 or cal.is_workday(due)
+
+
+ARRANGED_2027 = Arrangement(2027, frozenset({date(2027, 2, 9), date(2027, 2, 10), date(2027, 2, 11),
+                                             date(2027, 10, 4), date(2027, 10, 5)}),
+                            frozenset({date(2027, 2, 20), date(2027, 10, 9)}), "国办发明电〔2026〕X号")
+DAYS_2027 = st.dates(date(2027, 1, 1), date(2027, 12, 31))
+
+
+class TestMattersCalendarLayers:
+    def test_an_installed_arrangement_makes_the_year_official(self) -> None:
+        """An installed 2027 arrangement: official with its source; its days off and make-up days apply."""
+        cal = WorkCalendar(arrangements={2027: ARRANGED_2027})
+        assert cal.status(2027) == "official" and cal.source_of(2027) == "国办发明电〔2026〕X号"
+        assert not cal.is_workday(date(2027, 2, 9)) and cal.is_workday(date(2027, 2, 20))
+        assert not cal.is_workday(date(2027, 2, 8))  # 初三: statutory, off though the arrangement lists it not
+        assert cal.days_off_on_weekdays(2027)[:4] == [date(2027, 1, 1), date(2027, 2, 5), date(2027, 2, 8),
+                                                      date(2027, 2, 9)]
+        assert cal.workdays_on_weekends(2027) == [date(2027, 2, 20), date(2027, 10, 9)]
+
+    def test_overrides_win_over_the_arrangement(self) -> None:
+        """The site's own override beats the installed arrangement, both ways."""
+        cal = WorkCalendar({date(2027, 2, 20): False, date(2027, 2, 9): True}, arrangements={2027: ARRANGED_2027})
+        assert cal.is_workday(date(2027, 2, 9)) and not cal.is_workday(date(2027, 2, 20))
+
+    def test_provisional_year_lists_the_statutory_weekdays_and_names_the_law(self) -> None:
+        """2027 without arrangement: the weekday statutory holidays are its holidays, no make-up days."""
+        cal = WorkCalendar()
+        assert cal.days_off_on_weekdays(2027) == [date(2027, 1, 1), date(2027, 2, 5), date(2027, 2, 8),
+                                                  date(2027, 4, 5), date(2027, 6, 9), date(2027, 9, 15),
+                                                  date(2027, 10, 1)]
+        assert cal.workdays_on_weekends(2027) == []
+        assert "2024年修订" in cal.source_of(2027)
+        assert cal.why_closed(date(2027, 10, 1)) == "国庆节" and cal.why_closed(date(2027, 1, 9)) == "休息日"
+        assert cal.why_closed(date(2027, 1, 4)) is None
+
+    def test_an_arrangement_with_stray_or_contradicting_days_is_refused(self) -> None:
+        """A date of another year, or one both off and worked, is an error, not a silent calendar."""
+        with pytest.raises(ValueError, match="outside"):
+            Arrangement(2027, frozenset({date(2026, 12, 31)}))
+        with pytest.raises(ValueError, match="both"):
+            Arrangement(2027, frozenset({date(2027, 2, 9)}), frozenset({date(2027, 2, 9)}))
+        assert Arrangement.from_json(ARRANGED_2027.as_json()) == ARRANGED_2027
+
+    @given(start=DAYS_2027, n=st.integers(0, 60), off=st.sets(DAYS_2027, max_size=20),
+           arranged=st.sets(DAYS_2027, max_size=20))
+    def test_only_adding_days_off_never_makes_a_deadline_earlier(self, start: date, n: int, off: set[date],
+                                                                 arranged: set[date]) -> None:
+        """Overrides and an arrangement that only add days off give a deadline no earlier than the statutory one."""
+        statutory = WorkCalendar().add_working_days(start, n)
+        layered = WorkCalendar(dict.fromkeys(off, False),
+                               arrangements={2027: Arrangement(2027, frozenset(arranged), source="test")})
+        assert layered.add_working_days(start, n) >= statutory

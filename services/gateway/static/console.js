@@ -201,7 +201,16 @@
     call("POST", "/queue/api/v1/windows/" + no + "/resume", {}).then(function (res) { if (res.ok) info(H.t("已恢复", "resumed")); });
   });
   H.$("#signout").addEventListener("click", function () {
-    call("POST", "/queue/api/v1/windows/" + no + "/sign-out").then(function (res) { if (res.ok) signedOut(""); });
+    var url = "/queue/api/v1/windows/" + no + "/sign-out";
+    call("POST", url).then(function (res) {
+      if (res.ok) { signedOut(""); return; }
+      /* 不接待完最后一位群众不下班: people issued before closing still wait for this window's queues */
+      if (res.status === 409 && res.body && res.body.error === "StillWaiting") {
+        if (window.confirm(H.message(res))) {
+          call("POST", url, { confirm: true }).then(function (again) { if (again.ok) signedOut(""); });
+        }
+      }
+    });
   });
   H.$("#accept").addEventListener("click", function () {
     var checked = function (cls) { return Array.prototype.map.call(document.querySelectorAll("." + cls + ":checked"), function (x) { return x.value; }); };

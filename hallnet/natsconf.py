@@ -16,6 +16,10 @@ only what sourcing of that site's stream needs (see ``leaf_permissions``): the l
 into the leaf only requests for ``$JS.<site>.API.>`` and flow control for ``HALL_<SITE>``. So a leaf
 cannot inject events under another site's id, and nothing published elsewhere lands in its stream.
 
+The other direction (central → site, shared/downlink.py): central's stream ``DOWN`` holds ``down.<site|all>.>``;
+each leaf's ``DOWN_<SITE>`` sources it through ``$JS.central.API``. The leaf may create consumers on ``DOWN``
+only filtered to its own and ``all`` subjects, and receives their deliveries under ``down-deliver.<site>``.
+
 A site's services connect to their leaf server without credentials (``no_auth_user``; the leaf has no
 leafnode listener). Central has no ``no_auth_user`` — nats-server would bind a credential-less *leaf*
 connection to it too — so central's own clients use the ``hallnet`` user and its generated password
@@ -39,6 +43,7 @@ LOCAL_USER = "hallnet"
 CENTRAL_DOMAIN = "central"
 CENTRAL_STREAM = "CENTRAL"
 DAY_S = 86_400
+DOWN_STREAM = "DOWN"  # central → sites (shared/downlink.py: the same names, kept here so configs need no service code)
 SITE_ONLY = ("svc.>",)  # core-NATS requests between a site's services (CONTRACT.md): never over the leaf
 
 
@@ -109,6 +114,11 @@ def leaf_permissions(site: str) -> dict[str, Any]:
                 "$JSC.R.>",  # replies to the JetStream API requests of central's sourcing
                 "$JS.S.>",  # deliveries of the sourcing consumer central created on the leaf
                 "_INBOX.>",  # replies to central clients that query the site domain's API
+                # the downlink (shared/downlink.py): the site's DOWN_<SITE> sources central's DOWN, and may create
+                # its sourcing consumers there only with a filter on its own subjects or those for all sites
+                f"$JS.{CENTRAL_DOMAIN}.API.CONSUMER.CREATE.{DOWN_STREAM}.*.down.{site}.>",
+                f"$JS.{CENTRAL_DOMAIN}.API.CONSUMER.CREATE.{DOWN_STREAM}.*.down.all.>",
+                f"$JS.FC.{DOWN_STREAM}.>",  # flow-control replies of those consumers
             ],
         },
         "subscribe": {
@@ -128,6 +138,8 @@ def leaf_permissions(site: str) -> dict[str, Any]:
                 f"$JS.FC.{stream}.>",  # flow-control replies for consumers on the site stream
                 f"$JS.FC.{site}.*.{stream}.>",
                 "$LDS.>",  # leafnode loop detection
+                f"down-deliver.{site}.>",  # deliveries of its downlink consumers (the sources' deliver prefix)
+                "$JSC.R.>",  # replies to the leaf's requests to central's JetStream API
             ],
         },
     }

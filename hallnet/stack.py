@@ -249,6 +249,8 @@ class Federation:
                                   db_url=db, port=port, token_secret=secrets["sites"][site.id]["token_secret"],
                                   seed_file=site.config, data_key=secrets["sites"][site.id].get("data_key", ""),
                                   notify_key=secrets["sites"][site.id].get("notify_key", ""))
+                if spec.name == "matters" and not self.with_leaves:  # central's DOWN is on the site's own server
+                    env["HALLNET_MATTERS_DOWNLINK_API"] = ""
                 if spec.name == "gateway":  # proxies the site's other services, started before it in this loop
                     env["HALLNET_UPSTREAMS"] = json.dumps(site.services)
                 if spec.name == "notify":  # asks the queue who is next; texts links to the site's public entry

@@ -13,10 +13,10 @@ from pydantic import Field, create_model
 from pydantic.fields import FieldInfo
 
 from services.central import domain as d
-from services.central import reports
+from services.central import downlink, reports
 from services.central.app import PREFIX, CentralApp
 from shared import errors
-from shared.http import RowId, SaneDate, StrictIn, state_dependency
+from shared.http import RowId, SaneDate, StrictIn, Year, state_dependency
 
 router = APIRouter(prefix=PREFIX)
 App = Annotated[CentralApp, Depends(state_dependency("central"))]
@@ -36,6 +36,14 @@ class SignIn(StrictIn):
 
 class NoteIn(StrictIn):
     note: str | None = Field(None, max_length=1000)
+
+
+class ArrangementIn(StrictIn):
+    """国务院办公厅 节假日安排 of one year: weekdays off, weekend make-up days (调休), the notice's number."""
+
+    holidays: list[SaneDate] = Field(max_length=60)
+    workdays: list[SaneDate] = Field(default_factory=list, max_length=20)
+    source: str = Field(min_length=4, max_length=60)
 
 
 def _optional(f: FieldInfo) -> tuple[Any, FieldInfo]:
@@ -100,6 +108,23 @@ async def site_attendance(site: str, app: App, date: SaneDate | None = None) -> 
     plus ``empty_s`` (空窗 seconds in office hours while people waited) and ``waiting_left`` (people still waiting
     at the last sign-out)."""
     return await reports.site_attendance(app, _site_id(site), date or app.today())
+
+
+@router.put("/calendar/{year}")
+async def put_calendar(year: Year, body: ArrangementIn, request: Request, app: App, who: Supervisor
+                       ) -> dict[str, Any]:
+    """发布放假安排: a new version of the year's arrangement, sent down to every site (applied within 60 s by a site
+    online, on reconnect by one offline); 422 for dates of another year, a day both off and worked, a weekend
+    holiday, a weekday make-up day or a source that is not a notice's number."""
+    arrangement = downlink.checked(year, body.holidays, body.workdays, body.source)
+    return await downlink.publish(app, request.app.state.runtime.bus, arrangement, who)
+
+
+@router.get("/calendar/{year}")
+async def get_calendar(year: Year, app: App, _: Supervisor) -> dict[str, Any]:
+    """The arrangement of the year in force at central (``status`` published / none) and, per site, the version it
+    applied, when, how many open cases moved, and its own days of that year (which still win there)."""
+    return await downlink.view(app, year)
 
 
 @router.get("/alerts")

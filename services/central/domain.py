@@ -101,6 +101,13 @@ def hour_counters(day_counters: Mapping[str, int]) -> dict[str, int]:
             "satisfied": day_counters.get("satisfied", 0)}
 
 
+def participation(c: Mapping[str, int]) -> float | None:
+    """参评率, by the ratings service's rule (its ``Tally.participation``): the standing ratings the citizen gave
+    (``rated``: not defaulted, not voided) over the invitations opened (一次一评 tickets and 一事一评 cases alike);
+    None before any invitation."""
+    return ratio(c.get("rated", 0), c.get("invitations", 0))
+
+
 def is_bad_rating(level: int, bad_level: int) -> bool:
     """差评 alert: a level at or below the threshold's ``bad_rating_level`` (the supervisors' choice)."""
     return level <= bad_level
@@ -179,10 +186,9 @@ class InvalidThresholds(errors.Unprocessable):
 
 # --- reports ----------------------------------------------------------------------------------------------------
 COUNTERS = ("issued", "called", "served", "no_shows", "cancelled", "turned_away", "transferred", "wait_sum",
-            "wait_n",
-            "service_sum", "service_n", "rated", "defaulted", "satisfied", "bad", "voided", "complaints_opened",
-            "complaints_closed", "complaints_overdue", "cases_accepted", "cases_completed", "cases_overdue",
-            "cases_yellow", "cases_red", "sms_sent", "sms_failed")
+            "wait_n", "service_sum", "service_n", "invitations", "rated", "defaulted", "satisfied", "bad", "voided",
+            "complaints_opened", "complaints_closed", "complaints_overdue", "cases_accepted", "cases_completed",
+            "cases_overdue", "cases_yellow", "cases_red", "sms_sent", "sms_failed")
 
 HOUR_COUNTERS = ("issued", "served", "wait_sum", "wait_n", "judged", "satisfied")  # per site, day and hour
 
@@ -197,10 +203,10 @@ def figures(c: Mapping[str, int], hist: Mapping[int, int] | None = None,
         "p90_wait_s": percentile(hist or {}, 0.9),
         "avg_service_s": avg(c.get("service_sum", 0), c.get("service_n", 0)),
         "p90_service_s": percentile(service_hist or {}, 0.9),
-        "rated": c.get("rated", 0), "defaulted": c.get("defaulted", 0), "satisfied": c.get("satisfied", 0),
-        "voided": c.get("voided", 0),
+        "invitations": c.get("invitations", 0), "rated": c.get("rated", 0), "defaulted": c.get("defaulted", 0),
+        "satisfied": c.get("satisfied", 0), "voided": c.get("voided", 0),
         "satisfaction": ratio(c.get("satisfied", 0), judged),
-        "participation": ratio(c.get("rated", 0), c.get("served", 0)),
+        "participation": participation(c),
         "bad_ratings": c.get("bad", 0),
         "complaints_opened": c.get("complaints_opened", 0), "complaints_closed": c.get("complaints_closed", 0),
         "complaints_overdue": c.get("complaints_overdue", 0),
@@ -223,11 +229,11 @@ REPORT_COLUMNS = (("site", "大厅编号"), ("name", "大厅名称"), ("issued",
                   ("no_shows", "过号数"), ("cancelled", "取消数"), ("turned_away", "闭厅未办"),
                   ("avg_wait_s", "平均等候(秒)"),
                   ("p90_wait_s", "90%等候(秒)"), ("avg_service_s", "平均办理(秒)"), ("satisfaction", "满意率"),
-                  ("participation", "参评率"), ("bad_ratings", "差评数"), ("complaints_opened", "投诉受理"),
-                  ("complaints_closed", "投诉办结"), ("cases_completed", "办件办结"), ("cases_overdue", "超期办件"),
-                  ("overdue_rate", "超期率"), ("sms_failed", "短信失败"), ("late_starts", "迟到窗口"),
-                  ("early_leaves", "早退窗口"), ("empty_window_min", "空窗分钟"), ("rank_satisfaction", "满意率排名"),
-                  ("rank_wait", "等候排名"))
+                  ("invitations", "邀评数"), ("participation", "参评率"), ("bad_ratings", "差评数"),
+                  ("complaints_opened", "投诉受理"), ("complaints_closed", "投诉办结"), ("cases_completed", "办件办结"),
+                  ("cases_overdue", "超期办件"), ("overdue_rate", "超期率"), ("sms_failed", "短信失败"),
+                  ("late_starts", "迟到窗口"), ("early_leaves", "早退窗口"), ("empty_window_min", "空窗分钟"),
+                  ("rank_satisfaction", "满意率排名"), ("rank_wait", "等候排名"))
 
 
 # --- the sites' rating chains, from the events alone (shared.chain) ---------------------------------------------

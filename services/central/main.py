@@ -10,11 +10,13 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
+from services.central import downlink
 from services.central.api import router, supervisor
 from services.central.app import CentralApp
 from services.central.ingest import BatchResult, Ingest
 from services.central.settings import CentralSettings
 from services.central.wall import WallHub
+from shared.downlink import ensure_central_downlink
 from shared.logging import get_logger
 from shared.runtime import Runtime, prepare, serve, service_app
 
@@ -67,6 +69,10 @@ def build_app(settings: CentralSettings, *, clock: Callable[[], datetime] | None
         runtime.spawn("ingest", ingest.run)
         runtime.spawn("alert_evaluator", lambda: evaluate_loop(central, runtime, settings.central_eval_interval_s))
         runtime.spawn("wall", wall.run)
+        await ensure_central_downlink(runtime.bus)
+        installed = downlink.installed_consumer(central, runtime.bus, settings.central_stream)
+        runtime.spawn("calendar_installed", installed.run)
+        runtime.spawn("calendar_down", lambda: downlink.send_loop(central, runtime.bus))
         return {"central": central, "ingest": ingest, "wall": wall}
 
     return service_app(settings, title="hallnet central supervision (监管中心)",

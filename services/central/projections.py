@@ -245,6 +245,10 @@ class BatchProjection:
                     self.wait_samples.append((e.site, w.window_no, e.at, waits, before is None))
                 self._waits[key] = waits
 
+    def invitation_opened(self, e: At, data: rev.InvitationOpened) -> None:
+        """One more service to be rated (一次一评 ticket or 一事一评 case): the denominator of 参评率."""
+        self._day(e.site, e.day)["invitations"] += 1
+
     def rating_submitted(self, e: At, data: rev.RatingSubmitted) -> None:
         self._chain(e, data)
         self._rating(e, data.rating_id, "submitted", data.level, data.scale)  # its alert: alerts.bad_rating
@@ -317,6 +321,7 @@ HANDLERS: dict[type[EventData], Callable[[BatchProjection, At, Any], None]] = {
     qev.WindowPaused: BatchProjection.window_paused,
     qev.WindowResumed: BatchProjection.window_resumed,
     qev.QueueSnapshot: BatchProjection.queue_snapshot,
+    rev.InvitationOpened: BatchProjection.invitation_opened,
     rev.RatingSubmitted: BatchProjection.rating_submitted,
     rev.RatingDefaulted: BatchProjection.rating_defaulted,
     rev.RatingVoided: BatchProjection.rating_voided,

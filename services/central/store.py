@@ -152,3 +152,41 @@ class CentralStore:
     async def prune_inbox(self, conn: asyncpg.Connection, consumer: str, before: datetime) -> str:
         return str(await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND processed_at < $2",
                                       consumer, before))
+
+    # --- the calendar published down (放假安排) ---------------------------------------------------------------------
+    async def add_publication(self, conn: asyncpg.Connection, year: int, holidays: Sequence[date],
+                              workdays: Sequence[date], source: str, who: str, at: datetime, event_id: Any
+                              ) -> asyncpg.Record:
+        """A new version of ``year`` (one more than the latest; the table lock keeps two PUTs apart)."""
+        await conn.execute("LOCK TABLE calendar_publications IN SHARE ROW EXCLUSIVE MODE")
+        return await conn.fetchrow(
+            """INSERT INTO calendar_publications (year, version, holidays, workdays, source, published_by,
+                   published_at, event_id)
+               SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, $7
+               FROM calendar_publications WHERE year = $1 RETURNING *""",
+            year, list(holidays), list(workdays), source, who, at, event_id)
+
+    async def publication(self, conn: asyncpg.Connection, year: int) -> asyncpg.Record | None:
+        """The version of ``year`` in force (the latest)."""
+        return await conn.fetchrow(
+            "SELECT * FROM calendar_publications WHERE year = $1 ORDER BY version DESC LIMIT 1", year)
+
+    async def unpublished(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch("SELECT * FROM calendar_publications WHERE down_seq IS NULL ORDER BY year, version")
+
+    async def mark_published(self, conn: asyncpg.Connection, event_id: Any, seq: int) -> None:
+        await conn.execute("UPDATE calendar_publications SET down_seq = $2 WHERE event_id = $1", event_id, seq)
+
+    async def record_applied(self, conn: asyncpg.Connection, site: str, year: int, version: int, source: str,
+                             cases_moved: int, overrides: list[dict[str, Any]], at: datetime) -> None:
+        """A site installed a version (an older report arriving late never hides a newer one)."""
+        await conn.execute(
+            """INSERT INTO calendar_applied (site, year, version, source, cases_moved, overrides, applied_at)
+               VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+               ON CONFLICT (site, year) DO UPDATE SET version = excluded.version, source = excluded.source,
+                   cases_moved = excluded.cases_moved, overrides = excluded.overrides, applied_at = excluded.applied_at
+               WHERE calendar_applied.version < excluded.version""",
+            site, year, version, source, cases_moved, json.dumps(overrides), at)
+
+    async def applied(self, conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
+        return await conn.fetch("SELECT * FROM calendar_applied WHERE year = $1 ORDER BY site", year)

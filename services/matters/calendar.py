@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import asyncpg
+
 from services.matters.app import MattersApp
 from shared import errors
 from shared.auth import ClerkClaims
@@ -52,10 +54,19 @@ async def install_arrangement(app: MattersApp, by: str, arrangement: Arrangement
     """Install (or replace) a year's official arrangement and move the due dates of open cases, in one
     transaction; returns how many moved."""
     async with app.pool.acquire() as conn, conn.transaction():
-        await app.store.set_calendar_arrangement(conn, arrangement.year, sorted(arrangement.holidays),
-                                                 sorted(arrangement.workdays), arrangement.source, by, app.now())
-        moved = await app.recount_due_dates(conn, await app.calendar(conn, fresh=True))
+        moved = await install_arrangement_on(conn, app, by, arrangement)
     app.calendar_changed.set()
+    return moved
+
+
+async def install_arrangement_on(conn: asyncpg.Connection, app: MattersApp, by: str, arrangement: Arrangement,
+                                 central_version: int | None = None) -> int:
+    """``install_arrangement`` in the caller's transaction (central's downlink: with its inbox claim and its
+    event); the caller sets ``app.calendar_changed`` after commit."""
+    await app.store.set_calendar_arrangement(conn, arrangement.year, sorted(arrangement.holidays),
+                                             sorted(arrangement.workdays), arrangement.source, by, app.now(),
+                                             central_version)
+    moved = await app.recount_due_dates(conn, await app.calendar(conn, fresh=True))
     log.info("calendar_arrangement_installed", year=arrangement.year, source=arrangement.source, by=by,
              holidays=len(arrangement.holidays), workdays=len(arrangement.workdays), moved=moved)
     return moved

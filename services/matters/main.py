@@ -17,8 +17,10 @@ from services.matters.catalog import Catalog, CatalogError, load_catalog, site_f
 from services.matters.contacts import contacts_loop
 from services.matters.crypto import DataBox, derive_development_key, parse_key
 from services.matters.deadlines import deadline_loop
+from services.matters.downlink import build_downlink_consumer
 from services.matters.routing import routes_loop
 from services.matters.settings import MattersSettings
+from shared.downlink import ensure_site_downlink
 from shared.logging import get_logger
 from shared.runtime import Runtime, prepare, serve, service_app
 
@@ -77,6 +79,10 @@ def build_app(settings: MattersSettings, *, clock: Callable[[], datetime] | None
         runtime.spawn("matter_routes", lambda: routes_loop(matters, runtime.bus.js, settings.matters_routes_interval_s))
         runtime.spawn("calendar_layers",
                       lambda: calendar_loop(matters, runtime.bus.js, settings.matters_routes_interval_s))
+        downlink = build_downlink_consumer(matters, runtime.bus)
+        await ensure_site_downlink(runtime.bus, settings.site, api=settings.matters_downlink_api or None)
+        runtime.add_health("downlink", lambda: {"applied": downlink.applied, "dead_lettered": downlink.dead_lettered})
+        runtime.spawn("downlink", downlink.run)
         runtime.spawn("contact_handover", lambda: contacts_loop(
             matters, runtime.bus, settings.matters_contacts_interval_s, settings.matters_contacts_timeout_s))
         return {"matters": matters}

@@ -26,6 +26,9 @@ class MattersSettings(Settings):
     # notify has not answered, each request waiting this long for the answer
     matters_contacts_interval_s: float = 5.0
     matters_contacts_timeout_s: float = 2.0
+    # central's JetStream API seen from this site's NATS, for the downlink (shared/downlink.py); empty when central's
+    # stream DOWN is on the site's own server (a federation without leaf servers)
+    matters_downlink_api: str = "$JS.central.API"
 
     @model_validator(mode="after")
     def _card_policy(self) -> MattersSettings:

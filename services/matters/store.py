@@ -73,14 +73,21 @@ class MattersStore:
             "SELECT year, holidays, workdays, source, installed_by, installed_at FROM calendar_arrangements")
 
     async def set_calendar_arrangement(self, conn: asyncpg.Connection, year: int, holidays: list[date],
-                                       workdays: list[date], source: str, by: str, at: datetime) -> None:
+                                       workdays: list[date], source: str, by: str, at: datetime,
+                                       central_version: int | None = None) -> None:
         await conn.execute(
-            """INSERT INTO calendar_arrangements (year, holidays, workdays, source, installed_by, installed_at)
-               VALUES ($1, $2, $3, $4, $5, $6)
+            """INSERT INTO calendar_arrangements (year, holidays, workdays, source, installed_by, installed_at,
+                   central_version)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (year) DO UPDATE SET holidays = excluded.holidays, workdays = excluded.workdays,
                    source = excluded.source, installed_by = excluded.installed_by,
-                   installed_at = excluded.installed_at""",
-            year, holidays, workdays, source, by, at)
+                   installed_at = excluded.installed_at, central_version = excluded.central_version""",
+            year, holidays, workdays, source, by, at, central_version)
+
+    async def central_calendar_version(self, conn: asyncpg.Connection, year: int) -> int | None:
+        """The version of central's arrangement installed for ``year`` (locked until the transaction ends)."""
+        return await conn.fetchval(
+            "SELECT central_version FROM calendar_arrangements WHERE year = $1 FOR UPDATE", year)
 
     # --- cases ------------------------------------------------------------------------------------
     async def insert_case(self, conn: asyncpg.Connection, c: dict[str, Any]) -> asyncpg.Record:

@@ -1,6 +1,6 @@
 """Event envelope and one model per contract event type; importing this registers them all."""
 
-from shared.events import matters, notify, queue, ratings, site  # noqa: F401  (registers the types)
+from shared.events import central, matters, notify, queue, ratings, site  # noqa: F401  (registers the types)
 from shared.events.base import (
     REGISTRY,
     Envelope,

@@ -80,3 +80,22 @@ class CaseReadyForPickup(EventData):
 class CasePickedUp(EventData):
     TYPE = "matters.case.picked_up"
     case_id: uuid.UUID
+
+
+class CalendarDayOverride(EventData):
+    """One of the site's own calendar days (the hall manager's table), as central sees it."""
+
+    day: date
+    workday: bool
+
+
+class CalendarInstalled(EventData):
+    """The site installed central's arrangement of ``year`` (version ``version``); ``cases_moved`` open cases got
+    a new due date in the same transaction. ``overrides``: the site's own days of that year, which still win."""
+
+    TYPE = "matters.calendar.installed"
+    year: int
+    version: int
+    source: str
+    cases_moved: int
+    overrides: list[CalendarDayOverride] = []

@@ -177,9 +177,9 @@ async def step(page: Any, window_no: int, act: str, note: str | None = None, by:
 
 
 async def test_a_bad_rating_is_followed_to_its_end_from_the_manager_screen(entry: str) -> None:
-    """m001 reads level, indicators, reasons and the citizen's words; follows window 1 through verify → rectify by
-    a date → rectified → close (never offered close before rectifying), appeals window 2 and cannot approve it;
-    m002 approves it after a required reason; the rating is voided at the site; screenshot saved."""
+    """m001 reads the matter rated, level, indicators, reasons and the citizen's words; follows window 1 through
+    verify → rectify by a date → rectified → close (never offered close before rectifying), appeals window 2 and
+    cannot approve it; m002 approves it after a required reason; the rating is voided at the site; screenshot saved."""
     from playwright.async_api import async_playwright
 
     async with httpx.AsyncClient(base_url=entry, timeout=10) as http:
@@ -197,6 +197,10 @@ async def test_a_bad_rating_is_followed_to_its_end_from_the_manager_screen(entry
                 assert words in text
             assert "非常不满意" in text and "等候时间长" in text and "服务态度 非常不满意" in text
             assert "剩 5 个工作日" in text, text  # due the 5th working day after today (次日起算)
+            # what was rated: the matter by its catalog name, and a window service (一次一评)
+            await m1.wait_for_function("[...document.querySelectorAll('#complaints .cmp-subject')]"
+                                       ".every(e => e.textContent.includes('企业职工退休申请'))")
+            assert "窗口服务 · 一次一评" in await m1.inner_text(row(1))
 
             await step(m1, 1, "verify", "已电话回访，群众反映属实")
             await m1.wait_for_selector(f"{row(1)}[data-status='verified']")

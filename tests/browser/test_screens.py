@@ -37,6 +37,16 @@ async def shot(page: Any, name: str) -> None:
     assert not page.js_errors, f"{name}: JavaScript errors {page.js_errors}"
 
 
+async def levels_fit(page: Any) -> bool:
+    """Every rating level button holds its stars and label (nothing wider than the button or the page)."""
+    return bool(await page.evaluate(
+        """() => document.documentElement.scrollWidth <= document.documentElement.clientWidth &&
+           [...document.querySelectorAll('.levels button')].every(b => { const r = b.getBoundingClientRect();
+             return b.scrollWidth <= b.clientWidth + 1 && [...b.children].every(c => {
+               const q = c.getBoundingClientRect();
+               return q.left >= r.left - 0.5 && q.right <= r.right + 0.5; }); })"""))
+
+
 async def pick_matter(entry: str) -> dict[str, Any]:
     """A matter whose queue window 1 serves (prefix A), with its category, read through the gateway."""
     async with httpx.AsyncClient(base_url=entry, timeout=10) as http:
@@ -167,6 +177,8 @@ async def test_a_ticket_goes_from_kiosk_to_console_display_and_pad(stack: Hallne
     assert inv["subject_id"] == ticket_id
     await pad.click("button[data-level='5']")
     await pad.click("button[data-ind='attitude'][data-ind-level='5']")
+    assert await pad.locator("#rating-text").count() == 0  # free text only on the citizen's own phone
+    assert await levels_fit(pad), "a level button of the pad overflows"
     await shot(pad, "pad")
 
     await pad.click("#submit-rating")
@@ -206,8 +218,15 @@ async def test_a_ticket_goes_from_kiosk_to_console_display_and_pad(stack: Hallne
     await rate.goto(f"{entry}r/{inv2['id']}")
     await rate.wait_for_function("document.body.dataset.screen === 'rate'")
     assert await rate.locator("button[data-level]").count() == len(inv2["levels"])
+    await rate.wait_for_function("m => document.querySelector('#rate-subject').textContent.includes(m)",
+                                 arg=matter["name"])  # what is rated: 窗口服务, the window, the matter's name
+    assert f"窗口服务（一次一评） · {WINDOW} 号窗口" in await rate.inner_text("#rate-subject")
+    assert await rate.locator("#rating-text:not(.bad)").count() == 1 and await levels_fit(rate)
+    await rate.fill("#rating-text", "等了很久，叫号后窗口还没人")
     await rate.click("button[data-level='1']")
     await rate.click("button[data-reason='long_wait']")
+    assert await rate.input_value("#rating-text") == "等了很久，叫号后窗口还没人"  # kept across the redraw
+    assert await rate.locator(".rate-text.bad #rating-text").count() == 1 and await levels_fit(rate)
     await shot(rate, "rate-phone")
     await rate.click("#submit-rating")
     await rate.wait_for_function("document.body.dataset.screen === 'thanks'")
@@ -227,6 +246,7 @@ async def test_a_ticket_goes_from_kiosk_to_console_display_and_pad(stack: Hallne
                                 arg=clerk["staff_id"])
     await mgr.wait_for_selector("#sms td:text('138****8000')")
     await mgr.wait_for_selector("#complaints button[data-act='verify']")
+    assert "等了很久，叫号后窗口还没人" in await mgr.inner_text("#complaints")  # the phone's words, for the manager
     figures = await mgr.inner_text("#figures")
     assert re.search(r"办结\s*2", figures), figures
     await shot(mgr, "manager")

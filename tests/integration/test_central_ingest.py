@@ -27,7 +27,7 @@ from shared.events.queue import (
     WindowSignedIn,
     WindowSnapshotItem,
 )
-from shared.events.ratings import ComplaintOpened, RatingDefaulted, RatingSubmitted
+from shared.events.ratings import ComplaintOpened, InvitationOpened, RatingDefaulted, RatingSubmitted
 from shared.events.site import SiteHeartbeat
 from tests.integration.central_fixtures import (
     PREFIX,
@@ -62,7 +62,8 @@ def submitted(level: int, window_no: int = 1) -> RatingSubmitted:
 
 def morning(env: CentralEnv, site: str) -> list[Envelope]:
     """A hall's morning: two windows signed in, four tickets, three first calls (and a recall), two services
-    completed, a no-show, a cancel, an end-of-day sweep, ratings, a complaint, a yellow card, SMS, a heartbeat now."""
+    completed (each inviting a rating), a no-show, a cancel, an end-of-day sweep, ratings, a complaint, a yellow
+    card, SMS, a heartbeat now."""
     t = [uuid.uuid4() for _ in range(4)]
     case = uuid.uuid4()
     due = env.clock.at + timedelta(days=3)
@@ -72,6 +73,8 @@ def morning(env: CentralEnv, site: str) -> list[Envelope]:
         called(t[0], 60), called(t[1], 120, window_no=2), called(t[1], 150, window_no=2, call_no=2),
         called(t[2], 600),
         completed(t[0], 300), completed(t[1], 500, window_no=2),
+        *[InvitationOpened(invitation_id=uuid.uuid4(), subject="ticket", subject_id=x, window_no=1, matter_id=None,
+                           expires_at=due) for x in t[:2]],
         TicketNoShow(ticket_id=t[2], window_no=1, calls=2),
         TicketCancelled(ticket_id=t[3], reason="citizen_left"),
         TicketCancelled(ticket_id=uuid.uuid4(), reason="day_closed"),
@@ -114,7 +117,7 @@ async def test_a_hall_morning_becomes_the_figures_on_the_wall(central_env: Centr
     assert 600 <= today["p90_wait_s"] < 630
     assert today["avg_service_s"] == 400.0 and 480 <= today["p90_service_s"] < 510
     assert today["satisfaction"] == round(2 / 3, 4)  # 5 and a defaulted 3 (基本满意) of (5, 2, defaulted 3)
-    assert today["participation"] == 1.0  # two citizens rated two services
+    assert today["participation"] == 1.0  # two citizens rated the two services invited
     assert today["open_complaints"] == 1 and today["warned_yellow"] == 1
     assert (today["sms_sent"], today["sms_failed"]) == (1, 1)  # the retried failure is not final
     assert s["windows"] == {"open": 2, "paused": 0, "unstaffed": 1}

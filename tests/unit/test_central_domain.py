@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from services.central import alerts as al
 from services.central import domain as d
+from services.ratings import domain as ratings_domain
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
@@ -76,6 +77,27 @@ def test_each_level_counts_once_and_a_void_takes_it_back(level: int, satisfied: 
     assert {k: counted[k] + back[k] for k in counted} == dict.fromkeys(counted, 0) and back["voided"] == 1
     assert d.hour_counters(counted) == {"judged": 1, "satisfied": satisfied}
     assert d.rating_counters("defaulted", 3, None) == {"rated": 0, "defaulted": 1, "satisfied": 1, "bad": 0}
+
+
+@given(st.lists(st.tuples(st.sampled_from(["submitted", "defaulted"]), st.integers(1, 5), st.booleans()),
+                max_size=30), st.integers(0, 20))
+def test_central_counts_satisfaction_and_participation_as_the_site_does(
+        ratings: list[tuple[str, int, bool]], unrated: int) -> None:
+    """Any mix of given and defaulted ratings, some voided, and invitations nobody answered: central's counters
+    (``rating_counters``, ``voided_counters``, invitations) give the satisfaction and participation (参评率 =
+    standing given ratings over invitations) the ratings service's ``tally`` gives."""
+    counters: dict[str, int] = {"invitations": len(ratings) + unrated}
+    for kind, level, is_voided in ratings:
+        counted = d.rating_counters(kind, level, "national5")
+        for add in (counted, d.voided_counters(counted)) if is_voided else (counted,):
+            for k, v in add.items():
+                counters[k] = counters.get(k, 0) + v
+    site = ratings_domain.tally(len(ratings) + unrated, [
+        ratings_domain.Counted("voided" if is_voided else kind, "national5", level)
+        for kind, level, is_voided in ratings])
+    f = d.figures(counters)
+    assert (f["participation"], f["satisfaction"]) == (site.participation, site.satisfaction)
+    assert (f["rated"], f["defaulted"], f["voided"]) == (site.submitted, site.defaulted, site.voided)
 
 
 def test_a_calm_staffed_hall_calls_for_no_alert() -> None:
@@ -189,10 +211,10 @@ def test_status_colour() -> None:
 
 def test_report_figures_and_rankings() -> None:
     """Averages, rates and the overdue rate from summed counters; rankings best first, missing figures last."""
-    f = d.figures({"served": 4, "wait_sum": 1000, "wait_n": 4, "rated": 2, "defaulted": 2, "satisfied": 3,
-                   "cases_completed": 4, "cases_overdue": 1}, {d.bucket_of(300): 4})
+    f = d.figures({"served": 4, "wait_sum": 1000, "wait_n": 4, "invitations": 5, "rated": 2, "defaulted": 2,
+                   "satisfied": 3, "cases_completed": 4, "cases_overdue": 1}, {d.bucket_of(300): 4})
     assert (f["avg_wait_s"], f["p90_wait_s"], f["satisfaction"], f["participation"], f["overdue_rate"]) == (
-        250.0, 305, 0.75, 0.5, 0.25)
+        250.0, 305, 0.75, 0.4, 0.25)
     assert d.figures({})["satisfaction"] is None and d.figures({})["avg_service_s"] is None
     rows: list[dict[str, Any]] = [{"site": "b", "s": 0.9}, {"site": "a", "s": None}, {"site": "c", "s": 0.95},
                                   {"site": "d", "s": 0.9}]

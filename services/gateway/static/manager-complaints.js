@@ -1,5 +1,5 @@
-/* 值班长 · 差评整改: every bad rating with what the citizen said (level, indicators, reason tags, their words —
-   shown to the duty manager only), its due day in working days, its history, and a button for each step the
+/* 值班长 · 差评整改: every bad rating with what was rated (the matter; 窗口服务 一次一评 or 办件 一事一评) and what
+   the citizen said (level, indicators, reason tags, their words — shown to the duty manager only), its due day in working days, its history, and a button for each step the
    ratings service's state machine allows this manager now (next_actions): 回访核实, 整改 (now or by a date),
    解释说明, 申诉, 复核通过 / 复核驳回 (a second manager), 办结. Steps the state allows but not to this person are
    shown with the reason (e.g. the appellant waits for a second manager). Loads when the manager signs in
@@ -18,7 +18,7 @@
     approve: ["作废理由（必填）", "Why the rating is voided (required)", true], reject: ["驳回理由（必填）", "Why the appeal is rejected (required)", true],
     close: ["办结说明（选填）", "Closing note (optional)", false]
   };
-  var s = { list: [], filter: "active", pending: null, loaded: false };
+  var s = { list: [], filter: "active", pending: null, loaded: false, matters: {} };  // matters: id → name
   var body = H.$("#complaints");
 
   function token() { return sessionStorage.getItem("hallnet.manager.token"); }
@@ -39,9 +39,18 @@
     else { text = H.t("超期 " + (-n) + " 个工作日", (-n) + " working day" + (n < -1 ? "s" : "") + " overdue"); cls = "late"; }
     return "<div>" + H.esc(c.due_day) + "</div><div class='cmp-due " + cls + "'>" + H.esc(text) + "</div>";
   }
+  /* what was rated: the matter (its name from the catalog, else its id) and whether a visit to the window
+     (窗口服务, 一次一评) or a case (办件, 一事一评) */
+  function subject(c) {
+    var r = c.rating, kind = r.subject === "case" ? H.t("办件 · 一事一评", "case · rated per case")
+                                                  : H.t("窗口服务 · 一次一评", "window service · rated per visit");
+    var matter = r.matter_id ? (s.matters[r.matter_id] || r.matter_id) : H.t("（未关联事项）", "(no matter)");
+    return "<div class='cmp-small cmp-subject' data-subject='" + H.esc(r.subject) + "' data-matter='" + H.esc(r.matter_id || "") + "'>" +
+      "<strong>" + H.esc(matter) + "</strong> <span class='tag'>" + H.esc(kind) + "</span></div>";
+  }
   function rating(c) {
     var r = c.rating;
-    var head = "<strong>" + H.esc(r.level_label) + "</strong> <span class='muted'>☆" + H.esc(r.level) + "</span>";
+    var head = subject(c) + "<strong>" + H.esc(r.level_label) + "</strong> <span class='muted'>☆" + H.esc(r.level) + "</span>";
     var inds = r.indicators.map(function (i) { return H.esc(i.label) + " " + H.esc(i.level_label); }).join(" · ");
     var tags = r.reasons.map(function (x) { return "<span class='tag cmp-reason'>" + H.esc(x.label) + "</span>"; }).join(" ");
     return head + (inds ? "<div class='muted cmp-small'>" + inds + "</div>" : "") + (tags ? "<div>" + tags + "</div>" : "");
@@ -82,8 +91,16 @@
     H.$("#cmp-count").textContent = s.loaded ? H.t("待处理 " + s.list.filter(function (c) { return c.status !== "closed"; }).length + " 件",
       s.list.filter(function (c) { return c.status !== "closed"; }).length + " to handle") : "";
   }
+  function loadMatters() {  // the catalog's names, once (the rows show ids until they arrive)
+    H.api("GET", "/matters/api/v1/matters?all=true").then(function (res) {
+      if (!res.ok || !Array.isArray(res.body)) return;
+      res.body.forEach(function (m) { s.matters[m.id] = m.name; });
+      render();
+    });
+  }
   function load() {
     if (!signedIn()) return;
+    if (!Object.keys(s.matters).length) loadMatters();
     call("GET", API + "?limit=200").then(function (res) {
       if (res.ok) { s.list = res.body; s.loaded = true; say(""); render(); document.body.setAttribute("data-complaints", "1"); }
       else say(H.message(res));

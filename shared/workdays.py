@@ -148,6 +148,12 @@ class WorkCalendar:
         lo, hi = sorted((start.year, end.year))
         return [y for y in range(lo, hi + 1) if not self.knows(y)]
 
+    def install(self, arrangement: Arrangement) -> None:
+        """Take ``arrangement`` as its year's official one (a newer version replaces the older)."""
+        self.arrangements[arrangement.year] = arrangement
+        for day in [d for d in self._cache if d.year == arrangement.year]:
+            del self._cache[day]
+
     def is_workday(self, day: date) -> bool:
         override = self.overrides.get(day)
         if override is not None:

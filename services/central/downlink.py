@@ -68,8 +68,19 @@ async def publish(central: CentralApp, bus: Bus, arrangement: Arrangement, who: 
                                                   sorted(arrangement.workdays), arrangement.source, who,
                                                   central.now(), uuid7())
     log.info("calendar_published", year=row["year"], version=row["version"], source=row["source"], by=who)
+    central.calendar.install(arrangement)  # central's own office-hours alerts follow it too
     await send_pending(central, bus)
     return await view(central, arrangement.year)
+
+
+async def load_published(central: CentralApp) -> int:
+    """At start: central's calendar takes the version in force of every year it has published."""
+    async with central.pool.acquire() as conn:
+        rows = await central.store.publications_in_force(conn)
+    for row in rows:
+        central.calendar.install(Arrangement(row["year"], frozenset(row["holidays"]), frozenset(row["workdays"]),
+                                             row["source"]))
+    return len(rows)
 
 
 async def send_pending(central: CentralApp, bus: Bus) -> int:

@@ -62,6 +62,7 @@ def build_app(settings: CentralSettings, *, clock: Callable[[], datetime] | None
     async def build(runtime: Runtime) -> dict[str, Any]:
         central = CentralApp(runtime.db, settings, clock=clock)
         await central.start()
+        await downlink.load_published(central)  # its office-hours alerts follow the arrangements it published
         ingest = build_ingest(runtime, settings, central)
         wall = WallHub(central)
         runtime.add_health("ingest", lambda: {"applied": ingest.applied, "duplicates": ingest.duplicates,

@@ -171,6 +171,10 @@ class CentralStore:
         return await conn.fetchrow(
             "SELECT * FROM calendar_publications WHERE year = $1 ORDER BY version DESC LIMIT 1", year)
 
+    async def publications_in_force(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        """The latest version of every published year."""
+        return await conn.fetch("SELECT DISTINCT ON (year) * FROM calendar_publications ORDER BY year, version DESC")
+
     async def unpublished(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
         return await conn.fetch("SELECT * FROM calendar_publications WHERE down_seq IS NULL ORDER BY year, version")
 

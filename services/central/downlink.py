@@ -5,6 +5,7 @@ published down to every site (shared/downlink.py, target ``all``), and followed 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import date
 from typing import Any
@@ -122,13 +123,20 @@ async def view(central: CentralApp, year: int) -> dict[str, Any]:
         per_site.append({"site": s["site"], "name": s["name"] or s["site"], "applied": a is not None,
                          "version": a["version"] if a else None, "current": a is not None and a["version"] == version,
                          "applied_at": iso(a["applied_at"].astimezone(central.tz)) if a else None,
-                         "cases_moved": a["cases_moved"] if a else None, "overrides": a["overrides"] if a else []})
+                         "cases_moved": a["cases_moved"] if a else None,
+                         "overrides": _json_list(a["overrides"]) if a else []})
     published = None if row is None else {
         "version": row["version"], "source": row["source"], "published_by": row["published_by"],
         "published_at": iso(row["published_at"].astimezone(central.tz)), "sent": row["down_seq"] is not None,
         "holidays": [d.isoformat() for d in sorted(row["holidays"])],
         "workdays": [d.isoformat() for d in sorted(row["workdays"])]}
     return {"year": year, "status": "published" if row else "none", "published": published, "sites": per_site}
+
+
+def _json_list(value: Any) -> list[Any]:
+    """A jsonb column as the list it holds (asyncpg hands jsonb over as text without a codec)."""
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return list(parsed or [])
 
 
 def installed_consumer(central: CentralApp, bus: Bus, stream: str) -> EventConsumer:

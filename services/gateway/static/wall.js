@@ -89,7 +89,10 @@
   document.addEventListener("click", function (e) {
     var el = e.target.closest("[data-site],[data-ack]");
     if (!el) return;
-    if (el.dataset.site) openSite(el.dataset.site);
+    if (el.dataset.site) {
+      openSite(el.dataset.site);
+      document.dispatchEvent(new CustomEvent("hallnet:wall-open", { detail: { site: el.dataset.site } }));
+    }
     else if (el.dataset.ack) {
       if (!s.token) { H.$("#signin").classList.remove("hidden"); return; }
       H.api("POST", API + "/alerts/" + el.dataset.ack + "/ack", {}, s.token).then(function (r) {
@@ -109,8 +112,18 @@
       s.token = r.body.token; s.user = user;
       sessionStorage.setItem("hallnet.wall.token", s.token); sessionStorage.setItem("hallnet.wall.user", user);
       H.$("#who").textContent = user; H.$("#signin").classList.add("hidden");
+      document.dispatchEvent(new CustomEvent("hallnet:wall-signin"));
     });
   });
+  /* for wall-calendar.js and wall-attendance.js: the API base, the signed-in supervisor, sign-in again */
+  window.hallnetWall = {
+    API: API,
+    token: function () { return s.token; },
+    signedOut: function (res) {
+      s.token = null; sessionStorage.removeItem("hallnet.wall.token");
+      H.$("#error").textContent = H.message(res); H.$("#signin").classList.remove("hidden");
+    }
+  };
   H.$("#month").value = new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" }).slice(0, 7);
   H.$("#month").addEventListener("change", setReport);
   setReport();
@@ -123,7 +136,11 @@
   var es = new EventSource(API + "/stream");
   /* on every (re)connection: all sites, and the alerts read again (none opened meanwhile is missed) */
   es.addEventListener("sites", function (e) { setSites(JSON.parse(e.data)); loadAlerts(); });
-  es.addEventListener("site", function (e) { setSites([JSON.parse(e.data)]); if (s.open === JSON.parse(e.data).site) openSite(s.open); });
+  es.addEventListener("site", function (e) {
+    var x = JSON.parse(e.data);
+    setSites([x]);
+    if (s.open === x.site) { openSite(s.open); document.dispatchEvent(new CustomEvent("hallnet:wall-site", { detail: { site: x.site } })); }
+  });
   es.addEventListener("alert", function (e) { var a = JSON.parse(e.data); s.alerts[a.id] = a; renderAlerts(); });
   function clock() {
     H.$("#clock").textContent = new Date().toLocaleString(H.lang === "en" ? "en" : "zh-CN", { timeZone: "Asia/Shanghai", hour12: false });

@@ -30,27 +30,6 @@
     if (n < 0) return H.t("超期 " + (-n) + " 个工作日", (-n) + " working days overdue");
     return H.t(n + " 个工作日", n + " working days");
   }
-  /* a deadline in a year whose holiday arrangement is not installed at this site is provisional (statutory holidays
-     only): GET /matters/api/v1/calendar/{year of the deadline}, one call per year, cached; redraw once known */
-  var provisionalYears = {};
-  function provisionalNote(iso, redraw) {
-    if (!iso) return "";
-    var year = new Date(iso).toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" }).slice(0, 4);
-    if (!/^\d{4}$/.test(year)) return "";
-    if (!(year in provisionalYears)) {
-      provisionalYears[year] = false;
-      H.api("GET", "/matters/api/v1/calendar/" + year).then(function (r) {
-        provisionalYears[year] = !!(r.ok && r.body && r.body.status === "provisional");
-        if (provisionalYears[year]) redraw();
-      });
-    }
-    return provisionalYears[year] ? H.t("（临时，按法定节假日）", " (provisional)") : "";
-  }
-  function provisionalTag(iso, redraw) {
-    var note = provisionalNote(iso, redraw);
-    return note ? "<span class='provisional' title='" + H.esc(H.t("该年放假安排尚未发布，期限按法定节假日临时计算",
-      "that year's holiday arrangement is not published yet: counted with statutory holidays only")) + "'>" + H.esc(note) + "</span>" : "";
-  }
   function setSignedIn(on) {
     H.$("#signin").classList.toggle("hidden", on);
     H.$("#desk").classList.toggle("hidden", !on);
@@ -74,7 +53,7 @@
       var a = c.applicant || {};
       return "<tr data-case='" + H.esc(c.id) + "' data-card='" + H.esc(c.card || "") + "'" + (s.open && s.open.id === c.id ? " class='sel'" : "") + ">" +
         "<td>" + cardTag(c.card) + "</td><td>" + H.esc(c.matter_name || c.matter_id) + "</td><td>" + H.esc(a.name || "") +
-        "</td><td>" + H.esc(H.time(c.accepted_at, true)) + "</td><td>" + H.esc(H.time(c.due_at, true)) + provisionalTag(c.due_at, renderList) + "</td><td>" +
+        "</td><td>" + H.esc(H.time(c.accepted_at, true)) + "</td><td>" + H.esc(H.time(c.due_at, true)) + H.provisionalTag(c.due_at, renderList) + "</td><td>" +
         H.esc(daysLeft(c.remaining_working_days)) + "</td><td>" + H.esc(pick(STATUS, c.status)) + "</td><td>" +
         H.esc(c.window_no ? H.t(c.window_no + " 号", "no. " + c.window_no) : "") + "</td><td><button class='secondary' data-open='" +
         H.esc(c.id) + "'>" + H.esc(H.t("打开", "Open")) + "</button></td></tr>";
@@ -118,7 +97,7 @@
       fact(H.t("申请人", "Applicant"), [a.name, a.id_no, a.phone].filter(Boolean).join("  ")),
       fact(H.t("受理", "Accepted"), H.time(c.accepted_at, true) + (c.window_no ? H.t("，" + c.window_no + " 号窗口 ", ", window " + c.window_no + " ") : " ") + (c.owner_staff_id || "")),
       fact(H.t("承诺时限", "Promised limit"), c.time_limit_days + H.t(" 个工作日", " working days")),
-      fact(H.t("办结期限", "Due"), c.due_at ? H.time(c.due_at, true) + provisionalNote(c.due_at, renderCase) : H.t("暂停计时中", "clock stopped")),
+      fact(H.t("办结期限", "Due"), c.due_at ? H.time(c.due_at, true) + H.provisionalNote(c.due_at, renderCase) : H.t("暂停计时中", "clock stopped")),
       fact(H.t("剩余工作日", "Working days left"), daysLeft(c.remaining_working_days)),
       c.result ? fact(H.t("办理结果", "Result"), c.result === "approved" ? H.t("准予", "approved") : H.t("不予", "rejected")) : "",
       c.pickup_item ? fact(H.t("领取", "Pickup"), c.pickup_item + (c.pickup_by ? H.t("，请于 " + c.pickup_by + " 前领取", ", by " + c.pickup_by) : "")) : ""

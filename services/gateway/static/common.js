@@ -101,5 +101,26 @@
     var btn = document.getElementById("lang");
     if (btn) btn.addEventListener("click", function () { H.setLang(H.lang === "en" ? "zh" : "en"); });
   });
+  /* a deadline in a year whose holiday arrangement is not installed at this site is provisional (statutory holidays
+     only): GET /matters/api/v1/calendar/{year of the deadline}, one call per year, cached; redraw once known */
+  var provisionalYears = {};
+  H.provisionalNote = function (iso, redraw) {
+    if (!iso) return "";
+    var year = new Date(iso).toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" }).slice(0, 4);
+    if (!/^\d{4}$/.test(year)) return "";
+    if (!(year in provisionalYears)) {
+      provisionalYears[year] = false;
+      H.api("GET", "/matters/api/v1/calendar/" + year).then(function (r) {
+        provisionalYears[year] = !!(r.ok && r.body && r.body.status === "provisional");
+        if (provisionalYears[year]) redraw();
+      });
+    }
+    return provisionalYears[year] ? H.t("（临时，按法定节假日）", " (provisional)") : "";
+  };
+  H.provisionalTag = function (iso, redraw) {
+    var note = H.provisionalNote(iso, redraw);
+    return note ? "<span class='provisional' title='" + H.esc(H.t("该年放假安排尚未发布，期限按法定节假日临时计算",
+      "that year's holiday arrangement is not published yet: counted with statutory holidays only")) + "'>" + H.esc(note) + "</span>" : "";
+  };
   window.H = H;
 })();

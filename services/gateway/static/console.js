@@ -115,27 +115,6 @@
   var CASE_STATUS = { materials_missing: ["材料不全", "materials missing"], accepted: ["办理中", "in progress"],
                       suspended: ["挂起", "suspended"], completed: ["已办结", "completed"],
                       ready_for_pickup: ["待领取", "ready for pickup"], picked_up: ["已领取", "picked up"] };
-  /* a deadline in a year whose holiday arrangement is not installed at this site is provisional (statutory holidays
-     only): GET /matters/api/v1/calendar/{year of the deadline}, one call per year, cached; redraw once known */
-  var provisionalYears = {};
-  function provisionalNote(iso, redraw) {
-    if (!iso) return "";
-    var year = new Date(iso).toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" }).slice(0, 4);
-    if (!/^\d{4}$/.test(year)) return "";
-    if (!(year in provisionalYears)) {
-      provisionalYears[year] = false;
-      H.api("GET", "/matters/api/v1/calendar/" + year).then(function (r) {
-        provisionalYears[year] = !!(r.ok && r.body && r.body.status === "provisional");
-        if (provisionalYears[year]) redraw();
-      });
-    }
-    return provisionalYears[year] ? H.t("（临时，按法定节假日）", " (provisional)") : "";
-  }
-  function provisionalTag(iso, redraw) {
-    var note = provisionalNote(iso, redraw);
-    return note ? "<span class='provisional' title='" + H.esc(H.t("该年放假安排尚未发布，期限按法定节假日临时计算",
-      "that year's holiday arrangement is not published yet: counted with statutory holidays only")) + "'>" + H.esc(note) + "</span>" : "";
-  }
   function renderMine() {
     H.$("#mine").innerHTML = s.cases.map(function (c) {
       var card = c.card === "red" ? "<span class='tag card-red'>" + H.esc(H.t("红牌", "red card")) + "</span>"
@@ -143,7 +122,7 @@
       var st = CASE_STATUS[c.status] || [c.status, c.status], left = c.remaining_working_days;
       return "<tr data-case='" + H.esc(c.id) + "' data-card='" + H.esc(c.card || "") + "'><td>" + card + "</td><td>" +
         H.esc(c.matter_name || c.matter_id) + "</td><td>" + H.esc((c.applicant || {}).name || "") + "</td><td>" +
-        H.esc(H.t(st[0], st[1])) + "</td><td>" + H.esc(H.time(c.due_at, true)) + provisionalTag(c.due_at, renderMine) + "</td><td>" +
+        H.esc(H.t(st[0], st[1])) + "</td><td>" + H.esc(H.time(c.due_at, true)) + H.provisionalTag(c.due_at, renderMine) + "</td><td>" +
         H.esc(left == null ? "—" : left < 0 ? H.t("超期 " + (-left), (-left) + " overdue") : left) + "</td></tr>";
     }).join("") || "<tr><td colspan='6' class='muted'>" + H.esc(H.t("暂无", "none yet")) + "</td></tr>";
   }
@@ -246,7 +225,8 @@
         out.className = "ok";
         var done = res.body.case && res.body.case.status === "completed";  // 即办件: finished at the window
         out.textContent = done ? H.t("已受理并当场办结（即办件）", "accepted and completed at the window (instant matter)")
-          : H.t("已受理，办结期限 ", "accepted, due by ") + (res.body.due_at ? H.time(res.body.due_at, true) : "");
+          : H.t("已受理，办结期限 ", "accepted, due by ") + (res.body.due_at ? H.time(res.body.due_at, true) : "") +
+            H.provisionalNote(res.body.due_at, function () { out.textContent += H.provisionalNote(res.body.due_at, function () {}); });
       } else if (res.status === 422 && res.body && res.body.notice_url) {
         err(null);
         out.className = "error";

@@ -43,7 +43,10 @@ async def board_view(ctx: QueueContext) -> dict[str, Any]:
              # the latest service finished here today: the rating pad follows it (call, start and complete can
              # all fall within one coalesced board update, so "current" alone may never show the change)
              "last_done": ({"ticket_id": str(f["id"]), "number": f["number"], "finished_at": iso(f["finished_at"])}
-                           if (f := last_done.get(w["no"])) else None)}
+                           if (f := last_done.get(w["no"])) else None),
+             # 不接待完最后一位群众不下班: its clerk signed out today while people still waited (the manager sees it)
+             "left_waiting": ({"count": w["left_waiting"], "staff_id": w["left_by"], "at": iso(w["left_at"])}
+                              if w["left_waiting"] and ctx.service_day(w["left_at"]) == day else None)}
             for w in windows
         ],
         "recent_calls": [{"ticket_id": str(r["id"]), "number": r["number"], "window_no": r["window_no"],

@@ -266,6 +266,12 @@ class QueueStore:
         assert row is not None
         return row
 
+    async def note_left_waiting(self, conn: asyncpg.Connection, no: int, waiting: int, staff_id: str,
+                                now: datetime) -> None:
+        """Remember that the window's clerk signed out while ``waiting`` people still waited (0: nobody did)."""
+        await conn.execute("UPDATE windows SET left_waiting = $2, left_by = $3, left_at = $4 WHERE no = $1",
+                           no, waiting or None, staff_id if waiting else None, now if waiting else None)
+
     async def clerk_today(self, conn: asyncpg.Connection, day: date, staff_id: str) -> asyncpg.Record:
         """One clerk's tickets of a service day (the clerk who last handled each ticket)."""
         return await conn.fetchrow(

@@ -76,6 +76,7 @@ class WindowCases:
             d.check_sign_out(waiting, confirm)
             row = await self.store.set_window(conn, window_no, state=state, staff_id=None, session_id=None,
                                               reason=None, now=now)
+            await self.store.note_left_waiting(conn, window_no, waiting, claims.staff_id, now)
             await ctx.emit(conn, now, ev.WindowSignedOut(window_no=window_no, staff_id=claims.staff_id,
                                                          waiting_left=waiting),
                            ev.SessionEnded(session_id=claims.session_id, staff_id=claims.staff_id, role=claims.role,

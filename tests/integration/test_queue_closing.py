@@ -50,7 +50,8 @@ async def test_waiting_tickets_are_turned_away_at_closing(queue_env: QueueEnv) -
 
 async def test_signing_out_while_people_wait_is_warned(queue_env: QueueEnv) -> None:
     """Window 1 (A, B) cannot sign out with an A ticket waiting: 409 StillWaiting naming 1 person, signed out with
-    confirm: true and the event carries waiting_left; window 3 with nobody waiting for its queues signs out at once."""
+    confirm: true and the event carries waiting_left, which the duty manager's board shows; window 3 with nobody
+    waiting for its queues signs out at once."""
     env = queue_env
     set_clock(env, today_at(env, 11, 0))
     await env.issue()
@@ -70,3 +71,7 @@ async def test_signing_out_while_people_wait_is_warned(queue_env: QueueEnv) -> N
     assert r.status_code == 200 and r.json()["waiting_left"] == 0
     outs = [e.data for e in await env.events(expect=2, types=("queue.window.signed_out",))]
     assert [(o["window_no"], o["waiting_left"]) for o in outs] == [(1, 1), (3, 0)]
+    # the duty manager's board shows who left window 1 with people waiting, and nothing for window 3
+    windows = {w["no"]: w for w in (await env.client.get(f"{API}/board")).json()["windows"]}
+    assert windows[1]["left_waiting"]["count"] == 1 and windows[1]["left_waiting"]["staff_id"] == "s001"
+    assert windows[3]["left_waiting"] is None

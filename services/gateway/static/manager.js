@@ -40,7 +40,11 @@
       // 强制签退: a clerk who left without signing out blocks the window, even for the B role
       var end = w.staff_id ? " <button class='secondary' data-end-window='" + H.esc(w.no) + "' data-staff='" + H.esc(w.staff_id) + "'>" +
         H.t("强制签退", "End session") + "</button>" : "";
-      return "<tr>" + td(H.windowName(w)) + "<td><span class='tag " + H.esc(w.state) + "'>" + H.esc(H.windowState(w.state)) + "</span></td>" +
+      // 不接待完最后一位群众不下班: the clerk signed out today while people still waited
+      var left = w.left_waiting ? " <span class='tag paused' data-left-waiting='" + H.esc(w.no) + "'>" +
+        H.esc(H.t(w.left_waiting.staff_id + " " + H.time(w.left_waiting.at) + " 签退时仍有 " + w.left_waiting.count + " 人等候",
+                  w.left_waiting.staff_id + " signed out at " + H.time(w.left_waiting.at) + " with " + w.left_waiting.count + " waiting")) + "</span>" : "";
+      return "<tr>" + td(H.windowName(w)) + "<td><span class='tag " + H.esc(w.state) + "'>" + H.esc(H.windowState(w.state)) + "</span>" + left + "</td>" +
         "<td>" + H.esc(w.staff_id || "—") + end + "</td>" +
         td(r.a.join(", ")) + td(r.b.join(", ")) + td(sat && sat.satisfaction != null ? Math.round(sat.satisfaction * 100) + "%" : "—") + "</tr>";
     }, 6);

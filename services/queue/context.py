@@ -3,11 +3,12 @@ office hours (cached a few seconds), the queue rows (cached), recent service tim
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
@@ -17,11 +18,12 @@ from services.queue.hours import OfficeHours
 from services.queue.site_store import SiteStore
 from services.queue.store import BOARD_CHANNEL, QueueStore
 from shared import errors
-from shared.auth import ClerkClaims
+from shared.auth import TOKEN_TTL_S, ClerkClaims, issue_token, verify_password
 from shared.calendar_sync import SiteLayers
 from shared.clock import now as clock_now
 from shared.events.base import Envelope, EventData, make_event
 from shared.events.queue import SessionEnded
+from shared.ids import uuid7
 from shared.outbox import add_to_outbox
 from shared.settings import Settings
 from shared.workdays import WorkCalendar
@@ -101,6 +103,40 @@ class QueueContext:
             await self.emit(conn, self.now(), *(SessionEnded(session_id=sid, staff_id=staff_id, role=r, reason=reason)
                                                 for sid, r in ended))
         return len(ended)
+
+    async def checked_staff(self, staff_id: str, password: str) -> asyncpg.Record:
+        """The staff member whose password this is (401 otherwise; an unknown id is answered alike)."""
+        async with self.pool.acquire() as conn:
+            staff = await self.store.staff(conn, staff_id)
+        ok = staff is not None and await asyncio.to_thread(verify_password, password, staff["password_hash"])
+        if not ok or staff is None:
+            raise errors.Unauthorized("工号或密码错误 / wrong staff id or password")
+        return staff
+
+    async def open_staff_session(self, staff_id: str, role: str, department: str | None = None) -> str:
+        """A session bound to no window (a duty manager's, a back-office clerk's) and its token."""
+        session, expires = uuid7(), int(time.time()) + TOKEN_TTL_S
+        async with self.pool.acquire() as conn:
+            await self.site_store.start_staff_session(conn, session, staff_id, role, expires, department)
+        return issue_token(self.settings.token_secret, ClerkClaims(
+            site=self.site, staff_id=staff_id, window_no=0, session_id=session, expires_at=expires, role=role,
+            department=department))
+
+    async def live_staff_session(self, claims: ClerkClaims, role: str, wrong_role: str) -> ClerkClaims:
+        """``claims`` of ``role`` whose session is live (403 ``wrong_role`` for another role, 401 once ended)."""
+        if claims.role != role:
+            raise errors.Forbidden(wrong_role)
+        async with self.pool.acquire() as conn:
+            live = await self.site_store.staff_session_live(conn, claims.session_id, claims.staff_id, role)
+        if not live:
+            raise errors.Unauthorized("登录已失效，请重新登录 / this session has ended: sign in again")
+        return claims
+
+    async def end_own_session(self, claims: ClerkClaims) -> dict[str, Any]:
+        """签退 of a session bound to no window: its token is refused by every service of the site from now on."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            ended = await self.end_staff_sessions(conn, claims.staff_id, "signed_out", session_id=claims.session_id)
+        return {"staff_id": claims.staff_id, "session_ended": bool(ended)}
 
     async def clerk_window(self, conn: asyncpg.Connection, claims: ClerkClaims) -> asyncpg.Record:
         """The clerk's window, locked, while the token's session is the window's (Unauthorized once it has ended)."""

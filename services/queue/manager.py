@@ -5,7 +5,6 @@ site accepts them for its manager-only calls. The rules of a window's staffing a
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -14,8 +13,7 @@ import asyncpg
 
 from services.queue.context import QueueContext
 from shared import errors
-from shared.auth import TOKEN_TTL_S, ClerkClaims, hash_password, issue_token, verify_password
-from shared.ids import uuid7
+from shared.auth import TOKEN_TTL_S, ClerkClaims, hash_password
 
 MANAGER = "manager"  # the role of a duty manager's token
 BACKOFFICE = "backoffice"  # the role of a back-office clerk's token (后台, window 0, with a department)
@@ -48,36 +46,19 @@ class ManagerCases:
 
     async def authorize(self, claims: ClerkClaims) -> ClerkClaims:
         """The claims of a manager whose session is live (a duty manager's own, or a manager's window session)."""
-        if claims.role != MANAGER:
-            raise errors.Forbidden("需要大厅负责人权限 / a hall manager's token is required")
-        async with self.ctx.pool.acquire() as conn:
-            live = await self.store.staff_session_live(conn, claims.session_id, claims.staff_id, MANAGER)
-        if not live:
-            raise errors.Unauthorized("登录已失效，请重新登录 / this session has ended: sign in again")
-        return claims
+        return await self.ctx.live_staff_session(claims, MANAGER,
+                                                 "需要大厅负责人权限 / a hall manager's token is required")
 
     async def sign_in(self, staff_id: str, password: str) -> dict[str, Any]:
-        ctx = self.ctx
-        async with ctx.pool.acquire() as conn:
-            staff = await ctx.store.staff(conn, staff_id)
-        ok = staff is not None and await asyncio.to_thread(verify_password, password, staff["password_hash"])
-        if not ok or staff is None:
-            raise errors.Unauthorized("工号或密码错误 / wrong staff id or password")
+        staff = await self.ctx.checked_staff(staff_id, password)
         if not staff["is_manager"]:
             raise errors.Forbidden(f"{staff_id} 不是大厅负责人 / not a hall manager")
-        session, expires = uuid7(), int(time.time()) + TOKEN_TTL_S
-        async with ctx.pool.acquire() as conn:
-            await self.store.start_staff_session(conn, session, staff_id, MANAGER, expires)
-        token = issue_token(ctx.settings.token_secret, ClerkClaims(
-            site=ctx.site, staff_id=staff_id, window_no=0, session_id=session, expires_at=expires, role=MANAGER))
+        token = await self.ctx.open_staff_session(staff_id, MANAGER)
         return {"token": token, "staff_id": staff_id, "role": MANAGER, "expires_in_s": TOKEN_TTL_S}
 
     async def sign_out(self, claims: ClerkClaims) -> dict[str, Any]:
         """End this duty manager's session: its token is refused by every service of the site from now on."""
-        async with self.ctx.pool.acquire() as conn, conn.transaction():
-            ended = await self.ctx.end_staff_sessions(conn, claims.staff_id, "signed_out",
-                                                      session_id=claims.session_id)
-        return {"staff_id": claims.staff_id, "session_ended": bool(ended)}
+        return await self.ctx.end_own_session(claims)
 
     async def list_staff(self) -> list[dict[str, Any]]:
         async with self.ctx.pool.acquire() as conn:
